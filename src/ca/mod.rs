@@ -1,0 +1,263 @@
+//! The certificate authority: keys, chain, and issuance of short-lived leaves.
+//!
+//! Issuance is `issue(principal, key)`: leaf parameters (the profile) → signature by the CA
+//! key. The next step of the data path, logging a precertificate and embedding its SCT, slots
+//! in between: it signs `params` plus the poison extension first, and the final certificate is
+//! the same `params` plus the SCT list, so both share one TBS apart from that extension.
+
+pub mod extensions;
+pub mod generate;
+pub mod pop;
+pub mod profile;
+pub mod signer;
+
+use std::time::Duration;
+
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::{X509, X509StoreContext};
+use rcgen::Issuer;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::config::{CaBackend, CaConfig};
+use crate::oidc::Principal;
+use pop::ClientKey;
+use signer::{CaChain, CaKey};
+
+/// CA failures. At start-up they stop the server; during a request they are bugs (500).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The key could not be loaded or is of a refused type.
+    #[error("CA key: {0}")]
+    Key(String),
+    /// The chain could not be loaded or does not fit the key.
+    #[error("CA chain: {0}")]
+    Chain(String),
+    /// A value could not be placed in the certificate.
+    #[error("certificate profile: {0}")]
+    Profile(String),
+    /// The start-up self-test failed.
+    #[error("CA self-test: {0}")]
+    SelfTest(String),
+    /// rcgen could not build or sign a certificate.
+    #[error("building the certificate: {0}")]
+    Build(#[from] rcgen::Error),
+    /// OpenSSL failed.
+    #[error("OpenSSL: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+}
+
+/// A signed leaf and the chain that goes with it.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    /// DER of the leaf.
+    pub der: Vec<u8>,
+    /// The leaf, then the CA chain up to the root, as trimmed PEM.
+    pub chain_pem: Vec<String>,
+    /// Serial number in hex, for audit lines.
+    pub serial_hex: String,
+}
+
+/// The CA: one signing key, its chain, and the leaf lifetime.
+pub struct CertificateAuthority {
+    issuer: Issuer<'static, CaKey>,
+    chain: CaChain,
+    validity: Duration,
+}
+
+impl CertificateAuthority {
+    /// Builds the CA from configuration, reading the passphrase variable if one is named.
+    pub fn from_config(config: &CaConfig) -> Result<CertificateAuthority, Error> {
+        match config.backend {
+            CaBackend::Ephemeral => {
+                let generated = generate::generate_ca(config.key_type, "sigil")?;
+                let chain = CaChain::new(vec![generated.intermediate, generated.root])?;
+                CertificateAuthority::new(generated.intermediate_key, chain, config.cert_validity)
+            }
+            CaBackend::File => {
+                let (Some(chain_path), Some(key_path)) = (&config.chain, &config.key) else {
+                    return Err(Error::Key("ca.chain and ca.key are required".into()));
+                };
+                let passphrase = match &config.key_passphrase_env {
+                    Some(var) => Some(std::env::var(var).map_err(|_| {
+                        Error::Key(format!(
+                            "ca.key_passphrase_env names `{var}`, which is not set"
+                        ))
+                    })?),
+                    None => None,
+                };
+                let key = CaKey::from_pem_file(key_path, passphrase.as_deref().map(str::as_bytes))?;
+                let chain = CaChain::from_pem_file(chain_path)?;
+                CertificateAuthority::new(key, chain, config.cert_validity)
+            }
+            CaBackend::Pkcs11 => Err(Error::Key("the pkcs11 backend is not available".into())),
+        }
+    }
+
+    /// Checks that `key` and `chain` form a usable CA (Fulcio's `VerifyCertChain` rules), then
+    /// issues and verifies one test certificate.
+    pub fn new(
+        key: CaKey,
+        chain: CaChain,
+        validity: Duration,
+    ) -> Result<CertificateAuthority, Error> {
+        check_chain(&key, &chain)?;
+        let issuing_der = chain.issuing().to_der()?;
+        let issuer = Issuer::from_ca_cert_der(&issuing_der.into(), key)?;
+        let ca = CertificateAuthority {
+            issuer,
+            chain,
+            validity,
+        };
+        ca.self_test()?;
+        Ok(ca)
+    }
+
+    /// The CA chain, issuing certificate first.
+    pub fn chain(&self) -> &CaChain {
+        &self.chain
+    }
+
+    /// Issues a leaf for `principal` over `key`. CPU-bound: call it off the async executor.
+    pub fn issue(
+        &self,
+        principal: &Principal,
+        key: &ClientKey,
+    ) -> Result<IssuedCertificate, Error> {
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(key.spki_der())?;
+        let params =
+            profile::leaf_params(principal, &spki, OffsetDateTime::now_utc(), self.validity)?;
+        let cert = params.signed_by(&spki, &self.issuer)?;
+        let der = cert.der().to_vec();
+        let mut chain_pem = vec![cert.pem().trim_end().to_owned()];
+        chain_pem.extend(self.chain.pems().iter().cloned());
+        let serial_hex = params
+            .serial_number
+            .as_ref()
+            .map(|s| hex(s.as_ref()))
+            .unwrap_or_default();
+        Ok(IssuedCertificate {
+            der,
+            chain_pem,
+            serial_hex,
+        })
+    }
+
+    /// Issues a certificate to a throwaway key and verifies it the way a client would. This
+    /// catches a chain whose names rcgen would re-encode differently, a key that does not
+    /// sign what the chain expects, and an expired CA, before the first real request.
+    fn self_test(&self) -> Result<(), Error> {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+        let throwaway = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?;
+        let key = ClientKey::from_pem_or_der(&throwaway.public_key_to_pem()?)
+            .map_err(|e| Error::SelfTest(e.to_string()))?;
+        let principal = Principal {
+            challenge: "self-test@sigil.invalid".into(),
+            san: crate::oidc::SubjectAltName::Email("self-test@sigil.invalid".into()),
+            extensions: vec![(
+                extensions::FulcioExt::Issuer,
+                "https://sigil.invalid".into(),
+            )],
+            issuer_type: "email".into(),
+        };
+        let issued = self.issue(&principal, &key)?;
+        let leaf = X509::from_der(&issued.der)?;
+        if leaf.issuer_name().to_der()? != self.chain.issuing().subject_name().to_der()? {
+            return Err(Error::SelfTest(
+                "the issued certificate's issuer name does not match the CA subject byte for \
+                 byte; re-issue the CA certificate with UTF8String or PrintableString names"
+                    .into(),
+            ));
+        }
+        if !verifies(&leaf, &self.chain)? {
+            return Err(Error::SelfTest(
+                "a test certificate does not verify against the configured root".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Verifies `leaf` up to the chain's root with OpenSSL.
+fn verifies(leaf: &X509, chain: &CaChain) -> Result<bool, Error> {
+    let mut store = X509StoreBuilder::new()?;
+    store.add_cert(chain.root().clone())?;
+    let store = store.build();
+    let mut untrusted = Stack::new()?;
+    for cert in &chain.certs()[..chain.certs().len() - 1] {
+        untrusted.push(cert.clone())?;
+    }
+    let mut ctx = X509StoreContext::new()?;
+    Ok(ctx.init(&store, leaf, &untrusted, |c| c.verify_cert())?)
+}
+
+/// Fulcio's chain rules: the issuing certificate is a CA with an SKI, has EKU codeSigning
+/// when it is not the root, matches the key, and chains to the last certificate.
+fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
+    if !key.matches(chain.issuing())? {
+        return Err(Error::Chain(
+            "the first certificate of ca.chain is not the certificate of ca.key".into(),
+        ));
+    }
+    let der = chain.issuing().to_der()?;
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|e| Error::Chain(format!("cannot parse the issuing certificate: {e}")))?;
+    let is_ca = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|bc| bc.value.ca);
+    if !is_ca {
+        return Err(Error::Chain(
+            "the issuing certificate is not a CA (BasicConstraints)".into(),
+        ));
+    }
+    let has_ski = cert.iter_extensions().any(|e| {
+        matches!(
+            e.parsed_extension(),
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(_)
+        )
+    });
+    if !has_ski {
+        return Err(Error::Chain(
+            "the issuing certificate has no SubjectKeyIdentifier; leaves need it for their AKI"
+                .into(),
+        ));
+    }
+    if chain.certs().len() > 1 {
+        let code_signing = cert
+            .extended_key_usage()
+            .ok()
+            .flatten()
+            .is_some_and(|eku| eku.value.code_signing);
+        if !code_signing {
+            return Err(Error::Chain(
+                "an intermediate must have EKU codeSigning, or clients that chain EKUs reject \
+                 every leaf"
+                    .into(),
+            ));
+        }
+    }
+    if !cert.validity().is_valid() {
+        return Err(Error::Chain(
+            "the issuing certificate is not valid now".into(),
+        ));
+    }
+    if chain.root().issued(chain.root()) != openssl::x509::X509VerifyResult::OK {
+        return Err(Error::Chain(
+            "the last certificate of ca.chain is not a self-signed root".into(),
+        ));
+    }
+    if !verifies(chain.issuing(), chain)? && chain.certs().len() > 1 {
+        return Err(Error::Chain(
+            "the chain does not verify up to its root".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

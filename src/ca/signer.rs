@@ -1,0 +1,231 @@
+//! The CA's signing key and certificate chain, from one of the backends.
+//!
+//! Signatures are OpenSSL's. rcgen builds the certificates and calls back into [`CaKey`] for
+//! the signature, so a future key store (PKCS#11) only has to implement the same trait.
+
+use std::path::Path;
+
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::x509::X509;
+use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
+
+use super::Error;
+use crate::config::CaKeyType;
+
+/// A CA private key that rcgen can sign with.
+pub struct CaKey {
+    pkey: PKey<Private>,
+    /// The subjectPublicKey bits (EC point or PKCS#1 RSA key), computed once.
+    public_bits: Vec<u8>,
+    algorithm: &'static SignatureAlgorithm,
+    digest: MessageDigest,
+}
+
+impl std::fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("CaKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaKey {
+    /// Generates a fresh key of `kind`.
+    pub fn generate(kind: CaKeyType) -> Result<CaKey, Error> {
+        let pkey = match kind {
+            CaKeyType::EcdsaP256 | CaKeyType::EcdsaP384 => {
+                let nid = if kind == CaKeyType::EcdsaP256 {
+                    Nid::X9_62_PRIME256V1
+                } else {
+                    Nid::SECP384R1
+                };
+                let group = openssl::ec::EcGroup::from_curve_name(nid)?;
+                PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?
+            }
+            CaKeyType::Rsa3072 => PKey::from_rsa(openssl::rsa::Rsa::generate(3072)?)?,
+        };
+        CaKey::from_pkey(pkey)
+    }
+
+    /// Reads a PKCS#8 PEM key, decrypting it with `passphrase` when given.
+    pub fn from_pem_file(path: &Path, passphrase: Option<&[u8]>) -> Result<CaKey, Error> {
+        let pem =
+            std::fs::read(path).map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
+        let pkey = match passphrase {
+            Some(p) => PKey::private_key_from_pem_passphrase(&pem, p),
+            None => PKey::private_key_from_pem(&pem),
+        }
+        .map_err(|_| {
+            Error::Key(format!(
+                "{}: not a PKCS#8 PEM private key, or the passphrase is wrong",
+                path.display()
+            ))
+        })?;
+        CaKey::from_pkey(pkey)
+    }
+
+    /// Wraps an OpenSSL key, refusing key types that Sigstore clients reject for CAs.
+    pub fn from_pkey(pkey: PKey<Private>) -> Result<CaKey, Error> {
+        let (public_bits, algorithm, digest) = match pkey.id() {
+            Id::EC => {
+                let ec = pkey.ec_key()?;
+                let group = ec.group();
+                let mut ctx = openssl::bn::BigNumContext::new()?;
+                let bits = ec.public_key().to_bytes(
+                    group,
+                    openssl::ec::PointConversionForm::UNCOMPRESSED,
+                    &mut ctx,
+                )?;
+                match group.curve_name() {
+                    Some(Nid::X9_62_PRIME256V1) => (
+                        bits,
+                        &rcgen::PKCS_ECDSA_P256_SHA256,
+                        MessageDigest::sha256(),
+                    ),
+                    Some(Nid::SECP384R1) => (
+                        bits,
+                        &rcgen::PKCS_ECDSA_P384_SHA384,
+                        MessageDigest::sha384(),
+                    ),
+                    _ => {
+                        return Err(Error::Key("CA ECDSA keys must be on P-256 or P-384".into()));
+                    }
+                }
+            }
+            Id::RSA => {
+                let rsa = pkey.rsa()?;
+                if rsa.size() * 8 < 2048 {
+                    return Err(Error::Key(
+                        "CA RSA keys must have at least 2048 bits".into(),
+                    ));
+                }
+                (
+                    rsa.public_key_to_der_pkcs1()?,
+                    &rcgen::PKCS_RSA_SHA256,
+                    MessageDigest::sha256(),
+                )
+            }
+            Id::ED25519 => {
+                return Err(Error::Key(
+                    "Ed25519 CA keys are rejected by Sigstore clients (sigstore-python requires an \
+                     ECDSA or RSA issuer); use ECDSA P-256/P-384 or RSA"
+                        .into(),
+                ));
+            }
+            other => return Err(Error::Key(format!("unsupported CA key type {other:?}"))),
+        };
+        Ok(CaKey {
+            pkey,
+            public_bits,
+            algorithm,
+            digest,
+        })
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.pkey.public_key_to_der()?)
+    }
+
+    /// RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits, as Fulcio does.
+    pub fn key_identifier(&self) -> Vec<u8> {
+        key_identifier(&self.public_bits)
+    }
+
+    /// The key as PKCS#8 PEM, encrypted with AES-256-CBC when a passphrase is given.
+    pub fn to_pkcs8_pem(&self, passphrase: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        Ok(match passphrase {
+            Some(p) => self
+                .pkey
+                .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), p)?,
+            None => self.pkey.private_key_to_pem_pkcs8()?,
+        })
+    }
+
+    /// Whether this key is the private half of `cert`'s public key.
+    pub fn matches(&self, cert: &X509) -> Result<bool, Error> {
+        Ok(cert.public_key()?.public_eq(&self.pkey))
+    }
+}
+
+/// RFC 5280 §4.2.1.2 method (1) over raw subjectPublicKey bits.
+pub fn key_identifier(public_bits: &[u8]) -> Vec<u8> {
+    openssl::sha::sha1(public_bits).to_vec()
+}
+
+impl PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public_bits
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.algorithm
+    }
+}
+
+impl SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+            let mut signer = openssl::sign::Signer::new(self.digest, &self.pkey)?;
+            signer.update(msg)?;
+            signer.sign_to_vec()
+        };
+        sign().map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
+/// The CA chain: the issuing certificate first, the root last.
+pub struct CaChain {
+    certs: Vec<X509>,
+    pems: Vec<String>,
+}
+
+impl CaChain {
+    /// Wraps certificates ordered issuing-first.
+    pub fn new(certs: Vec<X509>) -> Result<CaChain, Error> {
+        if certs.is_empty() {
+            return Err(Error::Chain("the CA chain is empty".into()));
+        }
+        let pems = certs
+            .iter()
+            .map(|c| {
+                let pem = c.to_pem()?;
+                Ok(String::from_utf8_lossy(&pem).trim_end().to_owned())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(CaChain { certs, pems })
+    }
+
+    /// Reads a PEM chain file.
+    pub fn from_pem_file(path: &Path) -> Result<CaChain, Error> {
+        let pem =
+            std::fs::read(path).map_err(|e| Error::Chain(format!("{}: {e}", path.display())))?;
+        let certs = X509::stack_from_pem(&pem).map_err(|_| {
+            Error::Chain(format!("{}: not a PEM certificate chain", path.display()))
+        })?;
+        CaChain::new(certs)
+    }
+
+    /// The certificate whose key signs leaves.
+    pub fn issuing(&self) -> &X509 {
+        &self.certs[0]
+    }
+
+    /// The trust anchor.
+    pub fn root(&self) -> &X509 {
+        self.certs.last().expect("a chain is never empty")
+    }
+
+    /// All certificates, issuing first.
+    pub fn certs(&self) -> &[X509] {
+        &self.certs
+    }
+
+    /// All certificates as PEM with trailing whitespace trimmed (Fulcio's form), issuing first.
+    pub fn pems(&self) -> &[String] {
+        &self.pems
+    }
+}

@@ -1,0 +1,478 @@
+//! All of sigil's configuration: one struct, loaded once at start-up.
+//!
+//! Sources, later ones winning: the defaults in the types below, the TOML file given with
+//! `--config`, then environment variables `SIGIL_<SECTION>__<KEY>` (for example
+//! `SIGIL_SERVER__LISTEN=127.0.0.1:0`). Nothing else in sigil reads the environment, except
+//! the CA key passphrase, whose variable *name* is configured here.
+//!
+//! The whole configuration is checked before anything starts: a bad value stops start-up with
+//! a message naming the key and the problem, rather than a guess.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or a value has the wrong type.
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value parsed but is not acceptable.
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid {
+        /// The dotted key, as written in the TOML file.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The complete configuration of one `sigil serve` process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP listener.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where the logs keep their state.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// The certificate authority.
+    #[serde(default)]
+    pub ca: CaConfig,
+    /// Which OIDC issuers are trusted, and how their keys are fetched.
+    #[serde(default)]
+    pub oidc: OidcConfig,
+    /// The Certificate Transparency log.
+    #[serde(default)]
+    pub ct_log: CtLogConfig,
+    /// The Rekor-compatible signature log.
+    #[serde(default)]
+    pub rekor: RekorConfig,
+    /// Settings shared by both logs.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Development mode (`--dev`): ephemeral keys and the built-in OIDC issuer. Not read from
+    /// the file; only the command line sets it.
+    #[serde(skip)]
+    pub dev: bool,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port of the one HTTP port. Port 0 picks a free port. Default
+    /// `127.0.0.1:5555`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Base URL that clients use to reach this server; written into the trust configuration
+    /// and used as the dev issuer's URL. Default `http://{listen}` (with the bound port).
+    #[serde(default)]
+    pub public_url: Option<Url>,
+    /// Largest request body accepted, in bytes. Default 4 MiB, as Fulcio.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` or `postgres://…`. Default `sqlite://data/sigil.db`.
+    #[serde(default = "default_storage_url")]
+    pub url: String,
+}
+
+/// Where the CA key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaBackend {
+    /// A root and an intermediate generated at start-up and kept in memory.
+    Ephemeral,
+    /// A PEM chain and a PKCS#8 key from files.
+    File,
+    /// A key in a PKCS#11 token.
+    Pkcs11,
+}
+
+/// Key types the CA can generate for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum CaKeyType {
+    /// ECDSA on NIST P-256 with SHA-256.
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA on NIST P-384 with SHA-384; Fulcio's public instance uses this.
+    #[serde(rename = "ecdsa-p384")]
+    EcdsaP384,
+    /// RSA 3072 with PKCS#1 v1.5 and SHA-256.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+}
+
+/// `[ca]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// `ephemeral`, `file` or `pkcs11`. Default `ephemeral`.
+    #[serde(default = "default_ca_backend")]
+    pub backend: CaBackend,
+    /// Key type of an ephemeral CA. Default `ecdsa-p384`.
+    #[serde(default = "default_ca_key_type")]
+    pub key_type: CaKeyType,
+    /// File backend: PEM chain, issuing certificate first and root last.
+    #[serde(default)]
+    pub chain: Option<PathBuf>,
+    /// File backend: PKCS#8 PEM private key of the issuing certificate, optionally encrypted.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Name of the environment variable that holds the key's passphrase.
+    #[serde(default)]
+    pub key_passphrase_env: Option<String>,
+    /// Lifetime of issued leaf certificates, e.g. `10m`. Default 10 minutes.
+    #[serde(default = "default_cert_validity", with = "humantime_serde")]
+    pub cert_validity: Duration,
+}
+
+/// `[oidc]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Fulcio-format issuer file, YAML or JSON. Default `config/issuers.yaml`.
+    #[serde(default = "default_issuers_path")]
+    pub issuers: PathBuf,
+    /// How long discovery documents and JWKS stay cached. Default 1 hour.
+    #[serde(default = "default_jwks_ttl", with = "humantime_serde")]
+    pub jwks_cache_ttl: Duration,
+    /// Least time between two refetches of one issuer's JWKS caused by an unknown `kid`.
+    /// Default 30 seconds.
+    #[serde(default = "default_jwks_refresh", with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
+    /// Timeout of one discovery or JWKS request. Default 5 seconds.
+    #[serde(default = "default_fetch_timeout", with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 30 seconds.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+}
+
+/// How the SCT reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SctMode {
+    /// In the certificate (precertificate flow); what sigstore-python requires.
+    Embedded,
+    /// Beside the certificate, as Fulcio's `signedCertificateDetachedSct`.
+    Detached,
+}
+
+/// `[ct_log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtLogConfig {
+    /// PKCS#8 PEM log key; absent means an ephemeral key (development only).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// `embedded` or `detached`. Default `embedded`.
+    #[serde(default = "default_sct_mode")]
+    pub sct: SctMode,
+    /// Checkpoint origin. Default `{host:port}/ct` of the public URL.
+    #[serde(default)]
+    pub origin: Option<String>,
+}
+
+/// `[rekor]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekorConfig {
+    /// PKCS#8 PEM log key; absent means an ephemeral key (development only).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Checkpoint origin. Default `{host:port}` of the public URL.
+    #[serde(default)]
+    pub origin: Option<String>,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// How often pending entries are sequenced. Default 100 ms.
+    #[serde(default = "default_sequence_interval", with = "humantime_serde")]
+    pub sequence_interval: Duration,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5555))
+}
+fn default_max_body_bytes() -> usize {
+    4 * 1024 * 1024
+}
+fn default_storage_url() -> String {
+    "sqlite://data/sigil.db".to_owned()
+}
+fn default_ca_backend() -> CaBackend {
+    CaBackend::Ephemeral
+}
+fn default_ca_key_type() -> CaKeyType {
+    CaKeyType::EcdsaP384
+}
+fn default_cert_validity() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_issuers_path() -> PathBuf {
+    PathBuf::from("config/issuers.yaml")
+}
+fn default_jwks_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_jwks_refresh() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_fetch_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_sct_mode() -> SctMode {
+    SctMode::Embedded
+}
+fn default_sequence_interval() -> Duration {
+    Duration::from_millis(100)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            public_url: None,
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: default_storage_url(),
+        }
+    }
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            backend: default_ca_backend(),
+            key_type: default_ca_key_type(),
+            chain: None,
+            key: None,
+            key_passphrase_env: None,
+            cert_validity: default_cert_validity(),
+        }
+    }
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuers: default_issuers_path(),
+            jwks_cache_ttl: default_jwks_ttl(),
+            jwks_refresh_interval: default_jwks_refresh(),
+            fetch_timeout: default_fetch_timeout(),
+            leeway: default_leeway(),
+        }
+    }
+}
+
+impl Default for CtLogConfig {
+    fn default() -> Self {
+        CtLogConfig {
+            key: None,
+            sct: default_sct_mode(),
+            origin: None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            sequence_interval: default_sequence_interval(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` if given, then `SIGIL_` variables.
+    pub fn load(file: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SIGIL")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut config: Config = builder.build()?.try_deserialize()?;
+        config.dev = dev;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that parse but cannot work together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be at least 1024 bytes",
+            ));
+        }
+        if let Some(url) = &self.server.public_url {
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(ConfigError::invalid(
+                    "server.public_url",
+                    format!("`{url}` must be an http or https URL with a host"),
+                ));
+            }
+        }
+        if !(self.storage.url.starts_with("sqlite://")
+            || self.storage.url.starts_with("postgres://")
+            || self.storage.url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "storage.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let validity = self.ca.cert_validity;
+        if validity < Duration::from_secs(60) || validity > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError::invalid(
+                "ca.cert_validity",
+                format!(
+                    "{} is outside 1m..=24h; short-lived certificates are the point",
+                    humantime::format_duration(validity)
+                ),
+            ));
+        }
+        match self.ca.backend {
+            CaBackend::Ephemeral => {}
+            CaBackend::File => {
+                if self.ca.chain.is_none() {
+                    return Err(ConfigError::invalid(
+                        "ca.chain",
+                        "required when ca.backend = \"file\" (PEM chain, issuing cert first)",
+                    ));
+                }
+                if self.ca.key.is_none() {
+                    return Err(ConfigError::invalid(
+                        "ca.key",
+                        "required when ca.backend = \"file\" (PKCS#8 PEM private key)",
+                    ));
+                }
+            }
+            CaBackend::Pkcs11 => {
+                return Err(ConfigError::invalid(
+                    "ca.backend",
+                    "`pkcs11` is not available in this build yet; use `ephemeral` or `file`",
+                ));
+            }
+        }
+        if self.log.sequence_interval < Duration::from_millis(1)
+            || self.log.sequence_interval > Duration::from_secs(10)
+        {
+            return Err(ConfigError::invalid(
+                "log.sequence_interval",
+                "must be between 1ms and 10s",
+            ));
+        }
+        if self.oidc.fetch_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "oidc.fetch_timeout",
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL clients use, once the listener's real address is known.
+    pub fn public_url(&self, bound: SocketAddr) -> Url {
+        match &self.server.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{bound}"))
+                .expect("a socket address always forms a valid http URL"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let config: Config = config::Config::builder()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:5555".parse().unwrap());
+        assert_eq!(config.server.max_body_bytes, 4_194_304);
+        assert_eq!(config.storage.url, "sqlite://data/sigil.db");
+        assert_eq!(config.ca.backend, CaBackend::Ephemeral);
+        assert_eq!(config.ca.key_type, CaKeyType::EcdsaP384);
+        assert_eq!(config.ca.cert_validity, Duration::from_secs(600));
+        assert_eq!(config.ct_log.sct, SctMode::Embedded);
+        assert_eq!(config.log.sequence_interval, Duration::from_millis(100));
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn file_backend_without_chain_names_the_key() {
+        let mut config: Config = config::Config::builder()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        config.ca.backend = CaBackend::File;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ca.chain"), "{err}");
+    }
+
+    #[test]
+    fn toml_file_values_are_read_and_typos_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sigil.toml");
+        std::fs::write(
+            &path,
+            "[ca]\ncert_validity = \"5m\"\nkey_type = \"ecdsa-p256\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), false).unwrap();
+        assert_eq!(config.ca.cert_validity, Duration::from_secs(300));
+        assert_eq!(config.ca.key_type, CaKeyType::EcdsaP256);
+
+        std::fs::write(&path, "[ca]\ncert_valdity = \"5m\"\n").unwrap();
+        let err = Config::load(Some(&path), false).unwrap_err().to_string();
+        assert!(err.contains("cert_valdity"), "{err}");
+
+        std::fs::write(&path, "[ca]\nkey_type = \"ed25519\"\n").unwrap();
+        let err = Config::load(Some(&path), false).unwrap_err().to_string();
+        assert!(err.contains("ed25519"), "{err}");
+    }
+}

@@ -1,0 +1,188 @@
+//! The development OIDC issuer, mounted at `/dev/oidc` only by `sigil serve --dev`.
+//!
+//! It holds an ES256 key generated at start-up, publishes discovery and JWKS like any IdP, and
+//! mints email-type identity tokens for whatever identity the caller asks for. That is only
+//! safe because it never exists outside development: the CA trusts it because `--dev` added it
+//! to the issuer pool, and it verifies its tokens over HTTP like those of any other issuer.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use openssl::bn::BigNumContext;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::nid::Nid;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::error::ApiError;
+use crate::oidc::issuers::{IssuerKind, IssuerSettings};
+use crate::startup::AppState;
+
+/// Where the dev issuer lives, below the server's public URL.
+pub const PATH: &str = "/dev/oidc";
+/// The audience of its tokens and the client ID the CA expects, as Sigstore's.
+pub const AUDIENCE: &str = "sigstore";
+/// The identity minted when the caller names none.
+pub const DEFAULT_EMAIL: &str = "dev@sigil.localhost";
+/// Longest token lifetime the endpoint will mint.
+const MAX_TTL: Duration = Duration::from_secs(3600);
+
+/// The dev issuer's key and URLs.
+pub struct DevIdp {
+    issuer: String,
+    kid: String,
+    key: EncodingKey,
+    jwk: Value,
+}
+
+impl DevIdp {
+    /// A dev issuer under `public_url`, with a fresh key.
+    pub fn new(public_url: &Url) -> Result<DevIdp, openssl::error::ErrorStack> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+        let ec = EcKey::generate(&group)?;
+        let mut ctx = BigNumContext::new()?;
+        let mut x = openssl::bn::BigNum::new()?;
+        let mut y = openssl::bn::BigNum::new()?;
+        ec.public_key()
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)?;
+        let pem = openssl::pkey::PKey::from_ec_key(ec)?.private_key_to_pem_pkcs8()?;
+        let key = EncodingKey::from_ec_pem(&pem)
+            .expect("OpenSSL's PKCS#8 PEM of a P-256 key is accepted by jsonwebtoken");
+        let x = URL_SAFE_NO_PAD.encode(x.to_vec_padded(32)?);
+        let y = URL_SAFE_NO_PAD.encode(y.to_vec_padded(32)?);
+        let kid = crate::ca::hex(&openssl::sha::sha256(format!("{x}{y}").as_bytes())[..8]);
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"});
+        Ok(DevIdp {
+            issuer: format!("{}{}", public_url.as_str().trim_end_matches('/'), PATH),
+            kid,
+            key,
+            jwk,
+        })
+    }
+
+    /// The issuer URL (`iss` of its tokens).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Its entry in the CA's issuer pool: an email issuer with client ID `sigstore`.
+    pub fn issuer_settings(&self, fetch_timeout: Duration) -> reqwest::Result<IssuerSettings> {
+        Ok(IssuerSettings {
+            url: self.issuer.clone(),
+            wildcard: false,
+            client_id: AUDIENCE.to_owned(),
+            type_name: "email".to_owned(),
+            kind: IssuerKind::Email {
+                issuer_claim: None,
+                skip_email_verification: false,
+            },
+            subject_domain: None,
+            http: reqwest::Client::builder()
+                .timeout(fetch_timeout)
+                .pool_max_idle_per_host(0)
+                .build()?,
+        })
+    }
+
+    /// Mints a signed identity token.
+    pub fn mint(&self, request: &TokenRequest) -> Result<String, ApiError> {
+        let email = request.email.as_deref().unwrap_or(DEFAULT_EMAIL);
+        let ttl = Duration::from_secs(request.ttl.unwrap_or(600)).min(MAX_TTL);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .as_secs();
+        let claims = json!({
+            "iss": self.issuer,
+            "sub": request.sub.as_deref().unwrap_or(email),
+            "aud": request.audience.as_deref().unwrap_or(AUDIENCE),
+            "email": email,
+            "email_verified": true,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl.as_secs(),
+        });
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| ApiError::Internal(format!("signing a dev token: {e}")))
+    }
+}
+
+/// What the token endpoint accepts (query string or form body).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenRequest {
+    /// The email to certify; default `dev@sigil.localhost`.
+    pub email: Option<String>,
+    /// The subject; default the email.
+    pub sub: Option<String>,
+    /// The audience; default `sigstore`.
+    pub audience: Option<String>,
+    /// Lifetime in seconds; default 600, at most 3600.
+    pub ttl: Option<u64>,
+}
+
+/// Mounts the dev issuer's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/dev/oidc/.well-known/openid-configuration",
+        web::get().to(discovery),
+    )
+    .route("/dev/oidc/jwks", web::get().to(jwks))
+    .route("/dev/oidc/token", web::get().to(token_from_query))
+    .route("/dev/oidc/token", web::post().to(token_from_form));
+}
+
+fn dev_idp(state: &AppState) -> Result<&DevIdp, ApiError> {
+    state
+        .dev_idp
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("the dev issuer runs only with --dev".into()))
+}
+
+async fn discovery(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let idp = dev_idp(&state)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "issuer": idp.issuer,
+        "jwks_uri": format!("{}/jwks", idp.issuer),
+        "token_endpoint": format!("{}/token", idp.issuer),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified"],
+    })))
+}
+
+async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let idp = dev_idp(&state)?;
+    Ok(HttpResponse::Ok().json(json!({ "keys": [idp.jwk] })))
+}
+
+fn token_response(idp: &DevIdp, request: &TokenRequest) -> Result<HttpResponse, ApiError> {
+    let token = idp.mint(request)?;
+    let ttl = request.ttl.unwrap_or(600).min(MAX_TTL.as_secs());
+    Ok(HttpResponse::Ok().json(json!({
+        "access_token": token,
+        "id_token": token,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+    })))
+}
+
+async fn token_from_query(
+    state: web::Data<AppState>,
+    query: web::Query<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    token_response(dev_idp(&state)?, &query)
+}
+
+async fn token_from_form(
+    state: web::Data<AppState>,
+    form: web::Form<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    token_response(dev_idp(&state)?, &form)
+}

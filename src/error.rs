@@ -1,0 +1,108 @@
+//! The API's one error type, and the only place errors become HTTP responses.
+//!
+//! Every handler returns `Result<_, ApiError>`. Client mistakes answer 4xx with a message that
+//! says what to fix and never echoes a secret; dependency outages answer 503 with
+//! `Retry-After`; anything else is a bug and answers an opaque 500 while the cause chain goes
+//! to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::ca;
+use crate::ca::pop::KeyError;
+use crate::oidc;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed: bad JSON, bad base64, missing or conflicting fields.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body exceeds `server.max_body_bytes`.
+    #[error("the request body exceeds the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// No identity token was sent.
+    #[error(
+        "no identity token: send `Authorization: Bearer <token>` or credentials.oidcIdentityToken"
+    )]
+    MissingToken,
+    /// The identity token was refused.
+    #[error(transparent)]
+    Token(#[from] oidc::Error),
+    /// The public key or its proof of possession was refused.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The CA failed: a bug or a broken key, never the client's fault.
+    #[error(transparent)]
+    Ca(#[from] ca::Error),
+    /// No such route.
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    /// A bug; the string is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A short, fixed label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::MissingToken => "missing_token",
+            ApiError::Token(e) => e.kind(),
+            ApiError::Key(_) => "key",
+            ApiError::Ca(_) => "ca",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u16,
+    message: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Key(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingToken => StatusCode::UNAUTHORIZED,
+            ApiError::Token(e) => match e {
+                oidc::Error::UnknownIssuer(_)
+                | oidc::Error::EmailNotVerified
+                | oidc::Error::IdentityNotAllowed(_) => StatusCode::FORBIDDEN,
+                oidc::Error::IssuerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNAUTHORIZED,
+            },
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Ca(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = ?self, kind = self.kind(), "request failed with an internal error");
+            "internal error".to_owned()
+        } else {
+            tracing::info!(status = status.as_u16(), kind = self.kind(), error = %self, "request refused");
+            self.to_string()
+        };
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        response.json(ErrorBody {
+            code: status.as_u16(),
+            message: &message,
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! sigil: a private Sigstore in one binary.
+//!
+//! This crate holds the keyless code-signing CA (Fulcio-compatible API), OIDC verification,
+//! the HTTP API and the CLI's commands. The Merkle-log engine lives in `sigil-ctlog`.
+
+#![forbid(unsafe_code)]
+
+pub mod ca;
+pub mod config;
+pub mod dev_idp;
+pub mod error;
+pub mod keygen;
+pub mod metrics;
+pub mod oidc;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

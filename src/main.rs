@@ -1,0 +1,120 @@
+//! The `sigil` command line. Each subcommand is a thin call into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sigil::config::{CaKeyType, Config};
+use sigil::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "sigil", version, about = "A private Sigstore in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the CA, the logs and the trust endpoints on one HTTP port.
+    Serve {
+        /// TOML configuration file; every key can also be set as SIGIL_<SECTION>__<KEY>.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Development mode: ephemeral keys and the built-in OIDC issuer at /dev/oidc.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a root, an intermediate, and CT and Rekor log keys into a directory.
+    Generate {
+        /// Output directory (created if missing; existing keys are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// CA key type.
+        #[arg(long, value_enum, default_value = "ecdsa-p384")]
+        key_type: KeyType,
+        /// Encrypt the private keys with the passphrase held in this environment variable.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyType {
+    EcdsaP256,
+    EcdsaP384,
+    Rsa3072,
+}
+
+impl From<KeyType> for CaKeyType {
+    fn from(k: KeyType) -> Self {
+        match k {
+            KeyType::EcdsaP256 => CaKeyType::EcdsaP256,
+            KeyType::EcdsaP384 => CaKeyType::EcdsaP384,
+            KeyType::Rsa3072 => CaKeyType::Rsa3072,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config, dev } => serve(config, dev).await,
+        Command::Keys {
+            command:
+                KeysCommand::Generate {
+                    out,
+                    key_type,
+                    passphrase_env,
+                },
+        } => keys_generate(&out, key_type.into(), passphrase_env.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sigil: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
+    sigil::telemetry::init();
+    let config = Config::load(config.as_deref(), dev).map_err(|e| e.to_string())?;
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+fn keys_generate(
+    out: &std::path::Path,
+    kind: CaKeyType,
+    passphrase_env: Option<&str>,
+) -> Result<(), String> {
+    let passphrase = match passphrase_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| format!("--passphrase-env names `{var}`, which is not set"))?,
+        ),
+        None => None,
+    };
+    sigil::keygen::generate(out, kind, passphrase.as_deref().map(str::as_bytes))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "wrote {} to {}",
+        sigil::keygen::FILES.join(", "),
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Identity-token verification: shape guard, issuer, signature, and time and audience claims.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Error;
+use super::issuers::{IssuerPool, ResolvedIssuer};
+use super::jwks::KeyCache;
+
+/// Largest identity token accepted. Real CI tokens are 1–3 KiB; the cap is checked before any
+/// decoding, so an oversized token costs nothing (cf. GHSA-f83f-xpx7-ffpw).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Asymmetric algorithms only: never `none`, never HMAC (an HMAC "verified" with a public key
+/// as the secret is the classic JWT forgery).
+const ACCEPTED_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// A token whose signature, issuer, audience and times were checked.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    /// The issuer that signed it.
+    pub issuer: ResolvedIssuer,
+    /// All claims, for the principal of the issuer's type.
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+/// Verifies `token` against the configured issuers.
+pub async fn verify(
+    token: &str,
+    issuers: &IssuerPool,
+    keys: &KeyCache,
+    leeway: Duration,
+) -> Result<VerifiedToken, Error> {
+    let (header, payload) = split(token)?;
+    let header: RawHeader = decode_segment(header, "header")?;
+    if !ACCEPTED_ALGORITHMS.contains(&header.alg.as_str()) {
+        return Err(Error::UnsupportedAlgorithm(header.alg));
+    }
+    let alg: Algorithm = header
+        .alg
+        .parse()
+        .map_err(|_| Error::UnsupportedAlgorithm(header.alg.clone()))?;
+
+    // The issuer is read before the signature is checked only to choose the keys that must
+    // then verify it.
+    let claimed: Map<String, Value> = decode_segment(payload, "payload")?;
+    let iss = claimed
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::MissingClaim("iss".into()))?;
+    let issuer = issuers
+        .resolve(iss)
+        .ok_or_else(|| Error::UnknownIssuer(iss.to_owned()))?;
+
+    let candidates = keys.candidates(&issuer, header.kid.as_deref(), alg).await?;
+
+    let mut validation = Validation::new(alg);
+    validation.leeway = leeway.as_secs();
+    validation.set_audience(&[&issuer.settings.client_id]);
+    validation.set_issuer(&[&issuer.url]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.validate_nbf = true;
+
+    let mut last = Error::BadSignature;
+    for candidate in &candidates {
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &candidate.key, &validation) {
+            Ok(data) => {
+                check_iat(&data.claims, leeway)?;
+                return Ok(VerifiedToken {
+                    issuer,
+                    claims: data.claims,
+                });
+            }
+            Err(e) => {
+                last = map_jwt_error(e.kind(), &issuer);
+                // Only a signature failure can be cured by another key.
+                if !matches!(last, Error::BadSignature) {
+                    return Err(last);
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// The shape guard: bounded size and exactly three non-empty base64url segments.
+fn split(token: &str) -> Result<(&str, &str), Error> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Error::Malformed(format!(
+            "it is {} bytes; the limit is {MAX_TOKEN_BYTES}",
+            token.len()
+        )));
+    }
+    let dots = token.bytes().filter(|&b| b == b'.').count();
+    if dots != 2 {
+        return Err(Error::Malformed(format!(
+            "a JWT has exactly 3 dot-separated parts, this has {}",
+            dots + 1
+        )));
+    }
+    let mut parts = token.split('.');
+    let (header, payload, signature) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s)) => (h, p, s),
+        _ => return Err(Error::Malformed("missing parts".into())),
+    };
+    let is_b64url = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !is_b64url(header) || !is_b64url(payload) {
+        return Err(Error::Malformed(
+            "header and payload must be base64url".into(),
+        ));
+    }
+    if !is_b64url(signature) {
+        return Err(Error::Malformed(
+            "the signature part is empty or not base64url".into(),
+        ));
+    }
+    Ok((header, payload))
+}
+
+fn decode_segment<T: serde::de::DeserializeOwned>(segment: &str, what: &str) -> Result<T, Error> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| Error::Malformed(format!("the {what} is not base64url")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Malformed(format!("the {what} is not the expected JSON: {e}")))
+}
+
+fn check_iat(claims: &Map<String, Value>, leeway: Duration) -> Result<(), Error> {
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| Error::MissingClaim("iat".into()))?;
+    let now = jsonwebtoken::get_current_timestamp() as f64;
+    if iat > now + leeway.as_secs_f64() {
+        return Err(Error::NotYetValid);
+    }
+    Ok(())
+}
+
+fn map_jwt_error(kind: &ErrorKind, issuer: &ResolvedIssuer) -> Error {
+    match kind {
+        ErrorKind::InvalidSignature => Error::BadSignature,
+        ErrorKind::ExpiredSignature => Error::Expired,
+        ErrorKind::ImmatureSignature => Error::NotYetValid,
+        ErrorKind::InvalidAudience => Error::WrongAudience(issuer.settings.client_id.clone()),
+        ErrorKind::InvalidIssuer => Error::UnknownIssuer(issuer.url.clone()),
+        ErrorKind::MissingRequiredClaim(c) => Error::MissingClaim(c.clone()),
+        ErrorKind::InvalidClaimFormat(c) => Error::MissingClaim(c.clone()),
+        ErrorKind::InvalidAlgorithm => Error::UnsupportedAlgorithm("for this key".into()),
+        other => Error::Malformed(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_guard_rejects_before_decoding() {
+        assert!(matches!(split("a.b"), Err(Error::Malformed(_))));
+        assert!(matches!(split("a.b.c.d"), Err(Error::Malformed(_))));
+        assert!(matches!(
+            split(&".".repeat(100_000)),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(split("a.b."), Err(Error::Malformed(_))));
+        assert!(matches!(split("a+.b.c"), Err(Error::Malformed(_))));
+        let big = format!("{}.b.c", "a".repeat(MAX_TOKEN_BYTES));
+        assert!(matches!(split(&big), Err(Error::Malformed(m)) if m.contains("limit")));
+        assert!(split("aGk.aGk.c2ln").is_ok());
+    }
+}

@@ -1,0 +1,237 @@
+//! `POST /api/v2/signingCert` and the legacy `POST /api/v1/signingCert`.
+//!
+//! Both follow Fulcio's order: authenticate the token, then parse the key, then check the
+//! proof of possession, then issue. An invalid token therefore fails before any key error.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{bearer_token, decode_base64, parse_json, read_body};
+use crate::ca::IssuedCertificate;
+use crate::ca::pop::{self, ClientKey};
+use crate::error::ApiError;
+use crate::oidc::{Principal, SubjectAltName};
+use crate::startup::AppState;
+
+/// Fulcio v2 `CreateSigningCertificateRequest`. Unknown fields are ignored, as grpc-gateway
+/// does; `algorithm` is ignored because the key itself says what it is.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRequestV2 {
+    #[serde(default)]
+    credentials: Option<Credentials>,
+    #[serde(default)]
+    public_key_request: Option<PublicKeyRequest>,
+    #[serde(default)]
+    certificate_signing_request: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    #[serde(default)]
+    oidc_identity_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKeyRequest {
+    #[serde(default)]
+    public_key: Option<PublicKey>,
+    #[serde(default)]
+    proof_of_possession: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PublicKey {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// Legacy v1 request: `publicKey.content` is base64 of a PEM or DER key, and
+/// `signedEmailAddress` is the proof of possession.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRequestV1 {
+    #[serde(default)]
+    public_key: Option<PublicKey>,
+    #[serde(default)]
+    signed_email_address: Option<String>,
+    #[serde(default)]
+    certificate_signing_request: Option<String>,
+}
+
+/// How the requester proves it holds the private key.
+enum KeyProof {
+    /// A PKCS#10 request (PEM or DER); its self-signature is the proof.
+    Csr(Vec<u8>),
+    /// A public key and a signature over the principal's challenge.
+    Signed { key: Vec<u8>, proof: Vec<u8> },
+}
+
+#[derive(Serialize)]
+struct Chain<'a> {
+    certificates: &'a [String],
+}
+
+#[derive(Serialize)]
+struct ChainHolder<'a> {
+    chain: Chain<'a>,
+}
+
+/// Fulcio v2 `SigningCertificate`. Until the CT log is plugged in there is no SCT, and
+/// Fulcio's answer without a CT log is the detached form without `signedCertificateTimestamp`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertificate<'a> {
+    signed_certificate_detached_sct: ChainHolder<'a>,
+}
+
+/// `POST /api/v2/signingCert`.
+pub async fn create_v2(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let request: CreateRequestV2 = parse_json(&body)?;
+    let proof = match (
+        request.certificate_signing_request,
+        request.public_key_request,
+    ) {
+        (Some(csr), None) => KeyProof::Csr(decode_base64("certificateSigningRequest", &csr)?),
+        (None, Some(pkr)) => {
+            let content = pkr.public_key.and_then(|k| k.content).ok_or_else(|| {
+                ApiError::BadRequest("publicKeyRequest.publicKey.content is required".into())
+            })?;
+            let proof = pkr.proof_of_possession.ok_or_else(|| {
+                ApiError::BadRequest("publicKeyRequest.proofOfPossession is required".into())
+            })?;
+            KeyProof::Signed {
+                key: content.into_bytes(),
+                proof: decode_base64("publicKeyRequest.proofOfPossession", &proof)?,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "send either certificateSigningRequest or publicKeyRequest, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::BadRequest(
+                "certificateSigningRequest or publicKeyRequest is required".into(),
+            ));
+        }
+    };
+    // The body's token wins over the header, as in Fulcio.
+    let token = request
+        .credentials
+        .and_then(|c| c.oidc_identity_token)
+        .filter(|t| !t.is_empty());
+    let token = match token.as_deref() {
+        Some(t) => t,
+        None => bearer_token(&req).ok_or(ApiError::MissingToken)?,
+    };
+    let issued = issue(&state, token, proof).await?;
+    Ok(HttpResponse::Ok().json(SigningCertificate {
+        signed_certificate_detached_sct: ChainHolder {
+            chain: Chain {
+                certificates: &issued.chain_pem,
+            },
+        },
+    }))
+}
+
+/// `POST /api/v1/signingCert` (deprecated in Fulcio, still used by cosign v2): 201 with the PEM
+/// chain. The token is read only from the `Authorization` header.
+pub async fn create_v1(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let request: CreateRequestV1 = parse_json(&body)?;
+    let proof = match (request.certificate_signing_request, request.public_key) {
+        (Some(csr), None) => KeyProof::Csr(decode_base64("certificateSigningRequest", &csr)?),
+        (None, Some(key)) => {
+            let content = key
+                .content
+                .ok_or_else(|| ApiError::BadRequest("publicKey.content is required".into()))?;
+            let proof = request.signed_email_address.ok_or_else(|| {
+                ApiError::BadRequest("signedEmailAddress is required with publicKey".into())
+            })?;
+            KeyProof::Signed {
+                key: decode_base64("publicKey.content", &content)?,
+                proof: decode_base64("signedEmailAddress", &proof)?,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "send either certificateSigningRequest or publicKey, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::BadRequest(
+                "certificateSigningRequest or publicKey is required".into(),
+            ));
+        }
+    };
+    let token = bearer_token(&req).ok_or(ApiError::MissingToken)?;
+    let issued = issue(&state, token, proof).await?;
+    Ok(HttpResponse::Created()
+        .content_type("application/pem-certificate-chain")
+        .body(issued.chain_pem.join("\n") + "\n"))
+}
+
+/// The shared data path: token → principal → key and proof → certificate.
+async fn issue(
+    state: &AppState,
+    token: &str,
+    proof: KeyProof,
+) -> Result<IssuedCertificate, ApiError> {
+    let principal = state.auth.authenticate(token).await?;
+    let key = match proof {
+        KeyProof::Csr(csr) => pop::key_from_csr(&csr)?,
+        KeyProof::Signed { key, proof } => {
+            let key = ClientKey::from_pem_or_der(&key)?;
+            key.verify_proof(&principal.challenge, &proof)?;
+            key
+        }
+    };
+    let ca = Arc::clone(&state.ca);
+    let principal = Arc::new(principal);
+    let for_signing = Arc::clone(&principal);
+    // Signing is CPU work; keep it off the async workers.
+    let issued = web::block(move || ca.issue(&for_signing, &key))
+        .await
+        .map_err(|e| ApiError::Internal(format!("signing task: {e}")))??;
+    state
+        .metrics
+        .certificates_issued
+        .with_label_values(&[&principal.issuer_type])
+        .inc();
+    audit(&principal, &issued);
+    Ok(issued)
+}
+
+/// One JSON audit line per certificate: who, by which issuer, which serial. Never the token.
+fn audit(principal: &Principal, issued: &IssuedCertificate) {
+    let identity = match &principal.san {
+        SubjectAltName::Email(s) | SubjectAltName::Uri(s) | SubjectAltName::Username(s) => s,
+    };
+    let issuer = principal
+        .extensions
+        .first()
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "sigil::audit",
+        event = "certificate_issued",
+        identity = %identity,
+        issuer = %issuer,
+        issuer_type = %principal.issuer_type,
+        serial = %issued.serial_hex,
+    );
+}

@@ -1,0 +1,207 @@
+//! Building and running the server: configuration in, a listening `Application` out.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, Service};
+use actix_web::{App, HttpServer, web};
+use url::Url;
+
+use crate::ca::CertificateAuthority;
+use crate::config::Config;
+use crate::dev_idp::{self, DevIdp};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::oidc::{Authenticator, IssuerPool};
+use crate::routes;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The issuer file is unusable.
+    #[error(transparent)]
+    Issuers(#[from] crate::oidc::issuers::IssuerFileError),
+    /// The CA could not be set up.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::Error),
+    /// Anything else at start-up.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Everything handlers share. Built once; read-only afterwards.
+pub struct AppState {
+    /// The configuration, as loaded.
+    pub config: Config,
+    /// The base URL clients use.
+    pub public_url: Url,
+    /// The certificate authority.
+    pub ca: Arc<CertificateAuthority>,
+    /// Token verification and principals.
+    pub auth: Authenticator,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// The dev issuer, only with `--dev`.
+    pub dev_idp: Option<DevIdp>,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    public_url: Url,
+    server: Server,
+}
+
+impl Application {
+    /// Loads keys and issuers, binds the listener, and prepares the server.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let listener =
+            TcpListener::bind(config.server.listen).map_err(|source| StartupError::Bind {
+                addr: config.server.listen,
+                source,
+            })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let public_url = config.public_url(bound);
+        let metrics = Metrics::new();
+
+        let mut issuers = load_issuers(&config)?;
+        let dev_idp = if config.dev {
+            let idp = DevIdp::new(&public_url).map_err(|e| StartupError::Other(e.to_string()))?;
+            issuers.insert(
+                idp.issuer_settings(config.oidc.fetch_timeout)
+                    .map_err(|e| StartupError::Other(e.to_string()))?,
+            );
+            tracing::warn!(
+                issuer = idp.issuer(),
+                "DEV MODE: the built-in OIDC issuer mints tokens for any identity"
+            );
+            Some(idp)
+        } else {
+            None
+        };
+        if issuers.is_empty() {
+            return Err(StartupError::Other(format!(
+                "no OIDC issuers are configured in {}; nobody could obtain a certificate",
+                config.oidc.issuers.display()
+            )));
+        }
+
+        if config.ca.backend == crate::config::CaBackend::Ephemeral {
+            tracing::warn!(
+                "the CA key is ephemeral: every restart creates a new root (development only)"
+            );
+        }
+        let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
+        let auth = Authenticator::new(
+            issuers,
+            config.oidc.jwks_cache_ttl,
+            config.oidc.jwks_refresh_interval,
+            config.oidc.leeway,
+            metrics.clone(),
+        );
+        tracing::info!(
+            listen = %bound,
+            public_url = %public_url,
+            issuers = auth.issuers().len(),
+            "sigil is ready"
+        );
+
+        let dev = config.dev;
+        let state = web::Data::new(AppState {
+            config,
+            public_url: public_url.clone(),
+            ca,
+            auth,
+            metrics: metrics.clone(),
+            dev_idp,
+        });
+        let server = HttpServer::new(move || {
+            let metrics = metrics.clone();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("bad query string: {e}")).into()
+                }))
+                .app_data(web::FormConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("bad form body: {e}")).into()
+                }))
+                .wrap_fn(move |req, srv| {
+                    let start = Instant::now();
+                    let method = req.method().to_string();
+                    let metrics = metrics.clone();
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        let route = response
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned());
+                        metrics
+                            .http_requests
+                            .with_label_values(&[&route, &method, response.status().as_str()])
+                            .observe(start.elapsed().as_secs_f64());
+                        Ok(response)
+                    }
+                })
+                .configure(routes::configure)
+                .configure(|cfg| {
+                    if dev {
+                        dev_idp::configure(cfg);
+                    }
+                })
+                .default_service(web::to(routes::not_found))
+        })
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(30))
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: bound,
+            source,
+        })?
+        .run();
+
+        Ok(Application {
+            port: bound.port(),
+            public_url,
+            server,
+        })
+    }
+
+    /// The bound port (useful with `listen = …:0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL clients use.
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The issuer file; in dev mode a missing default file just means "only the dev issuer".
+fn load_issuers(config: &Config) -> Result<IssuerPool, StartupError> {
+    let path = &config.oidc.issuers;
+    if config.dev && !path.exists() {
+        tracing::info!(path = %path.display(), "no issuer file; only the dev issuer is trusted");
+        return Ok(IssuerPool::default());
+    }
+    Ok(IssuerPool::load(path, config.oidc.fetch_timeout)?)
+}
