@@ -1,0 +1,319 @@
+//! The `sigil` binary itself: configuration errors, environment overrides, key generation and
+//! the file CA backend.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
+
+/// A `sigil serve` child process, killed when dropped.
+struct Served {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `sigil serve` with `args` and `env`, and waits until /healthz answers.
+async fn serve(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Served {
+    let port = free_port();
+    let mut command = Command::new(SIGIL);
+    command
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SIGIL_OIDC__ISSUERS", dir.join("no-issuer-file.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let served = Served {
+        child: command.spawn().unwrap(),
+        address: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", served.address)).await {
+            if r.status() == 200 {
+                return served;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sigil serve did not become healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `sigil serve` expecting it to refuse to start.
+fn serve_fails(args: &[&str], env: &[(&str, &str)], dir: &Path) -> String {
+    let mut command = Command::new(SIGIL);
+    command
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env("SIGIL_SERVER__LISTEN", "127.0.0.1:0");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out: Output = command.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "sigil serve should have refused to start"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_configuration_stops_startup_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (vec![("SIGIL_CA__CERT_VALIDITY", "2s")], "ca.cert_validity"),
+        (vec![("SIGIL_CA__BACKEND", "file")], "ca.chain"),
+        (vec![("SIGIL_CA__BACKEND", "hsm")], "ca.backend"),
+        (vec![("SIGIL_STORAGE__URL", "mysql://x")], "storage.url"),
+        (
+            vec![("SIGIL_SERVER__PUBLIC_URL", "ftp://x")],
+            "server.public_url",
+        ),
+        (
+            vec![("SIGIL_LOG__SEQUENCE_INTERVAL", "soon")],
+            "log.sequence_interval",
+        ),
+    ];
+    for (env, key) in cases {
+        let stderr = serve_fails(&["--dev"], &env, dir.path());
+        assert!(
+            stderr.contains(key),
+            "{env:?}: `{stderr}` should name {key}"
+        );
+    }
+    // A typo in the file is named too.
+    let file = dir.path().join("sigil.toml");
+    std::fs::write(&file, "[ca]\ncert_valdity = \"5m\"\n").unwrap();
+    let stderr = serve_fails(&["--config", file.to_str().unwrap()], &[], dir.path());
+    assert!(stderr.contains("cert_valdity"), "{stderr}");
+    // Without --dev, a missing issuer file is an error, not an empty CA.
+    let stderr = serve_fails(
+        &[],
+        &[("SIGIL_OIDC__ISSUERS", "/nonexistent/issuers.yaml")],
+        dir.path(),
+    );
+    assert!(stderr.contains("/nonexistent/issuers.yaml"), "{stderr}");
+}
+
+#[tokio::test]
+async fn environment_overrides_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sigil.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:1\"\n[ca]\nkey_type = \"ecdsa-p256\"\n",
+    )
+    .unwrap();
+    // SIGIL_SERVER__LISTEN (set by `serve`) wins over the file's port 1.
+    let served = serve(
+        &["--config", file.to_str().unwrap(), "--dev"],
+        &[("SIGIL_CA__CERT_VALIDITY", "3m")],
+        dir.path(),
+    )
+    .await;
+    let token = reqwest::get(format!("{}/dev/oidc/token", served.address))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    use base64::Engine;
+    let body = serde_json::json!({"certificateSigningRequest": base64::engine::general_purpose::STANDARD.encode(csr(&p256()))});
+    let answer: serde_json::Value = client
+        .post(format!("{}/api/v2/signingCert", served.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leaf = answer["signedCertificateDetachedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap();
+    let leaf = openssl::x509::X509::from_pem(leaf.as_bytes()).unwrap();
+    let diff = leaf.not_before().diff(leaf.not_after()).unwrap();
+    assert_eq!(diff.secs, 180, "ca.cert_validity from the environment");
+    // ca.key_type from the file: the intermediate signs with P-256 (ecdsa-with-SHA256).
+    assert_eq!(
+        leaf.signature_algorithm().object().nid(),
+        openssl::nid::Nid::ECDSA_WITH_SHA256
+    );
+}
+
+#[tokio::test]
+async fn generated_keys_run_a_file_backed_ca_with_an_encrypted_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = Command::new(SIGIL)
+        .args([
+            "keys",
+            "generate",
+            "--out",
+            keys.to_str().unwrap(),
+            "--passphrase-env",
+            "TEST_CA_PASS",
+        ])
+        .env("TEST_CA_PASS", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(keys.join("intermediate.key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "private keys are not readable by others"
+        );
+    }
+    assert!(
+        std::fs::read_to_string(keys.join("intermediate.key.pem"))
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY")
+    );
+
+    let chain = keys.join("chain.pem");
+    let key = keys.join("intermediate.key.pem");
+    let file_env = [
+        ("SIGIL_CA__BACKEND", "file"),
+        ("SIGIL_CA__CHAIN", chain.to_str().unwrap()),
+        ("SIGIL_CA__KEY", key.to_str().unwrap()),
+        ("SIGIL_CA__KEY_PASSPHRASE_ENV", "TEST_CA_PASS"),
+    ];
+    // Wrong or missing passphrase: refused at start-up.
+    let mut wrong = file_env.to_vec();
+    wrong.push(("TEST_CA_PASS", "wrong"));
+    assert!(serve_fails(&["--dev"], &wrong, dir.path()).contains("passphrase"));
+    assert!(serve_fails(&["--dev"], &file_env, dir.path()).contains("TEST_CA_PASS"));
+
+    let mut right = file_env.to_vec();
+    right.push(("TEST_CA_PASS", "s3cret"));
+    let served = serve(&["--dev"], &right, dir.path()).await;
+    let root_cert = reqwest::get(format!("{}/api/v1/rootCert", served.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        root_cert,
+        std::fs::read_to_string(&chain).unwrap(),
+        "the CA serves the generated chain"
+    );
+}
+
+#[test]
+fn an_ed25519_ca_key_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    // A self-signed Ed25519 CA certificate and its key.
+    let key = openssl::pkey::PKey::generate_ed25519().unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "ed25519 ca").unwrap();
+    let name = name.build();
+    let mut builder = openssl::x509::X509::builder().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    builder
+        .append_extension(
+            openssl::x509::extension::BasicConstraints::new()
+                .critical()
+                .ca()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    builder
+        .sign(&key, openssl::hash::MessageDigest::null())
+        .unwrap();
+    std::fs::write(
+        dir.path().join("chain.pem"),
+        builder.build().to_pem().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("key.pem"),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    let stderr = serve_fails(
+        &["--dev"],
+        &[
+            ("SIGIL_CA__BACKEND", "file"),
+            ("SIGIL_CA__CHAIN", "chain.pem"),
+            ("SIGIL_CA__KEY", "key.pem"),
+        ],
+        dir.path(),
+    );
+    assert!(stderr.contains("Ed25519"), "{stderr}");
+}
+
+#[test]
+fn a_key_that_does_not_match_the_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for set in ["a", "b"] {
+        let out = Command::new(SIGIL)
+            .args(["keys", "generate", "--out", set])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let stderr = serve_fails(
+        &["--dev"],
+        &[
+            ("SIGIL_CA__BACKEND", "file"),
+            ("SIGIL_CA__CHAIN", "a/chain.pem"),
+            ("SIGIL_CA__KEY", "b/intermediate.key.pem"),
+        ],
+        dir.path(),
+    );
+    assert!(stderr.contains("not the certificate of ca.key"), "{stderr}");
+}

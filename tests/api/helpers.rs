@@ -1,0 +1,663 @@
+//! Shared test fixtures: a real OIDC issuer on loopback, the real sigil server on port 0, and
+//! an independent certificate inspector.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509ReqBuilder;
+use serde_json::{Value, json};
+use sigil::config::Config;
+use sigil::startup::Application;
+use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
+use x509_parser::prelude::*;
+
+/// A signing key of the test issuer.
+pub struct IssuerKey {
+    pub kid: &'static str,
+    pub alg: Algorithm,
+    pub pkey: PKey<Private>,
+}
+
+impl IssuerKey {
+    fn encoding_key(&self) -> EncodingKey {
+        let pem = self.pkey.private_key_to_pem_pkcs8().unwrap();
+        match self.alg {
+            Algorithm::RS256 | Algorithm::PS256 => EncodingKey::from_rsa_pem(&pem).unwrap(),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem).unwrap(),
+            other => panic!("no test key for {other:?}"),
+        }
+    }
+
+    fn jwk(&self) -> Value {
+        match self.pkey.id() {
+            openssl::pkey::Id::RSA => {
+                let rsa = self.pkey.rsa().unwrap();
+                json!({"kty": "RSA", "kid": self.kid, "use": "sig",
+                       "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+                       "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec())})
+            }
+            openssl::pkey::Id::EC => {
+                let ec = self.pkey.ec_key().unwrap();
+                let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+                let (mut x, mut y) = (
+                    openssl::bn::BigNum::new().unwrap(),
+                    openssl::bn::BigNum::new().unwrap(),
+                );
+                ec.public_key()
+                    .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+                    .unwrap();
+                json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "alg": "ES256",
+                       "x": URL_SAFE_NO_PAD.encode(x.to_vec_padded(32).unwrap()),
+                       "y": URL_SAFE_NO_PAD.encode(y.to_vec_padded(32).unwrap())})
+            }
+            openssl::pkey::Id::ED25519 => {
+                json!({"kty": "OKP", "crv": "Ed25519", "kid": self.kid, "alg": "EdDSA",
+                       "x": URL_SAFE_NO_PAD.encode(self.pkey.raw_public_key().unwrap())})
+            }
+            other => panic!("unexpected key {other:?}"),
+        }
+    }
+}
+
+/// A real OIDC issuer on loopback. Every path prefix is a separate issuer URL sharing one key
+/// set: `http://127.0.0.1:PORT/<name>`.
+pub struct TestIssuer {
+    pub base: String,
+    pub keys: Arc<Vec<IssuerKey>>,
+}
+
+impl TestIssuer {
+    pub async fn start() -> TestIssuer {
+        let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let ec = PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let ed = PKey::generate_ed25519().unwrap();
+        let keys = Arc::new(vec![
+            IssuerKey {
+                kid: "rsa-1",
+                alg: Algorithm::RS256,
+                pkey: rsa,
+            },
+            IssuerKey {
+                kid: "ec-1",
+                alg: Algorithm::ES256,
+                pkey: ec,
+            },
+            IssuerKey {
+                kid: "ed-1",
+                alg: Algorithm::EdDSA,
+                pkey: ed,
+            },
+        ]);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let jwks = json!({"keys": keys.iter().map(IssuerKey::jwk).collect::<Vec<_>>()});
+        let base_for_server = base.clone();
+        let server = HttpServer::new(move || {
+            let jwks = jwks.clone();
+            let base = base_for_server.clone();
+            App::new()
+                .route(
+                    "/{name:.*}/.well-known/openid-configuration",
+                    web::get().to(move |name: web::Path<String>| {
+                        let base = base.clone();
+                        async move {
+                            let issuer = format!("{base}/{name}");
+                            HttpResponse::Ok().json(
+                                json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}),
+                            )
+                        }
+                    }),
+                )
+                .route(
+                    "/{name:.*}/jwks",
+                    web::get().to(move || {
+                        let jwks = jwks.clone();
+                        async move { HttpResponse::Ok().json(jwks) }
+                    }),
+                )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        TestIssuer { base, keys }
+    }
+
+    /// The issuer URL of `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.base)
+    }
+
+    pub fn key(&self, kid: &str) -> &IssuerKey {
+        self.keys.iter().find(|k| k.kid == kid).unwrap()
+    }
+
+    /// A token from issuer `name` with standard claims (aud sigstore, 10 minutes) plus `extra`.
+    pub fn token(&self, name: &str, extra: Value) -> String {
+        self.token_with(name, "rsa-1", extra)
+    }
+
+    pub fn token_with(&self, name: &str, kid: &str, extra: Value) -> String {
+        let now = now();
+        let mut claims = json!({"iss": self.url(name), "aud": "sigstore", "iat": now, "nbf": now, "exp": now + 600});
+        merge(&mut claims, extra);
+        sign_claims(self.key(kid), &claims)
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Overwrites claims with `extra`; a JSON null removes the claim.
+pub fn merge(claims: &mut Value, extra: Value) {
+    let map = claims.as_object_mut().unwrap();
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        if v.is_null() {
+            map.remove(&k);
+        } else {
+            map.insert(k, v);
+        }
+    }
+}
+
+pub fn sign_claims(key: &IssuerKey, claims: &Value) -> String {
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key.encoding_key()).unwrap()
+}
+
+/// A token assembled by hand, for algorithms and shapes jsonwebtoken refuses to make.
+pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+/// The issuer file the tests use, pointing at the test issuer.
+pub fn issuers_yaml(issuer: &TestIssuer) -> String {
+    let u = |n: &str| issuer.url(n);
+    format!(
+        r#"oidc-issuers:
+  {email}:
+    client-id: sigstore
+    type: email
+  {email_claim}:
+    client-id: sigstore
+    type: email
+    issuer-claim: $.federated_claims.connector_id
+  {email_skip}:
+    client-id: sigstore
+    type: email
+    skip-email-verification: true
+  {uri}:
+    client-id: sigstore
+    type: uri
+    subject-domain: https://127.0.0.1
+  {username}:
+    client-id: sigstore
+    type: username
+    subject-domain: example.0.1
+  {k8s}:
+    client-id: sigstore
+    type: kubernetes
+  {spiffe}:
+    client-id: sigstore
+    type: spiffe
+    spiffe-trust-domain: example.org
+  {github}:
+    client-id: sigstore
+    type: github-workflow
+  {gitlab}:
+    client-id: sigstore
+    type: gitlab-pipeline
+  {buildkite}:
+    client-id: sigstore
+    type: buildkite-job
+  {custom}:
+    client-id: sigstore
+    type: ci-provider
+    ci-provider: my-ci
+  {other_aud}:
+    client-id: other-audience
+    type: email
+meta-issuers:
+  {meta}:
+    client-id: sigstore
+    type: kubernetes
+ci-issuer-metadata:
+  my-ci:
+    default-template-values:
+      url: https://ci.example.com
+    extension-templates:
+      build-signer-uri: "{{{{ .url }}}}/{{{{ index . \"ci.example.com/pipeline\" }}}}"
+      runner-environment: runner
+      build-trigger: '{{{{if eq .event "tag"}}}}release{{{{ else }}}}build{{{{end}}}}'
+    subject-alternative-name-template: "{{{{ .url }}}}/{{{{ .project }}}}"
+"#,
+        email = u("email"),
+        email_claim = u("email-claim"),
+        email_skip = u("email-skip"),
+        uri = u("uri"),
+        username = u("username"),
+        k8s = u("k8s"),
+        spiffe = u("spiffe"),
+        github = u("github"),
+        gitlab = u("gitlab"),
+        buildkite = u("buildkite"),
+        custom = u("custom"),
+        other_aud = u("other-aud"),
+        meta = format!("{}/clusters/*/oidc", issuer.base),
+    )
+}
+
+/// The real sigil server on port 0.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub issuer: TestIssuer,
+    _dir: tempfile::TempDir,
+}
+
+/// A response reduced to what tests look at.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// Asserts a 4xx JSON error of `status` whose message mentions `needle`, with no
+    /// certificate anywhere in the body.
+    pub fn assert_refused(&self, status: u16, needle: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let body = self.json();
+        assert_eq!(body["code"], status, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.to_lowercase().contains(&needle.to_lowercase()),
+            "`{message}` should mention `{needle}`"
+        );
+        assert!(!self.text.contains("BEGIN CERTIFICATE"));
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let issuer = TestIssuer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let issuers: PathBuf = dir.path().join("issuers.yaml");
+        std::fs::write(&issuers, issuers_yaml(&issuer)).unwrap();
+        let mut config = Config::load(None, false).unwrap();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.storage.url = format!("sqlite://{}", dir.path().join("sigil.db").display());
+        config.oidc.issuers = issuers;
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        answer(
+            self.client
+                .get(format!("{}{path}", self.address))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, bearer: Option<&str>) -> Answer {
+        self.post_raw(path, body.to_string().into_bytes(), bearer)
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>, bearer: Option<&str>) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// `POST /api/v2/signingCert` in the CSR form, with the token in the header.
+    pub async fn sign_csr(&self, token: &str, csr_pem: &[u8]) -> Answer {
+        self.post_json(
+            "/api/v2/signingCert",
+            &json!({"certificateSigningRequest": STANDARD.encode(csr_pem)}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// `POST /api/v2/signingCert` in the publicKeyRequest form, with the token in the body.
+    pub async fn sign_pop(&self, token: &str, key: &PKey<Private>, challenge: &str) -> Answer {
+        let body = json!({
+            "credentials": {"oidcIdentityToken": token},
+            "publicKeyRequest": {
+                "publicKey": {"algorithm": "ECDSA", "content": String::from_utf8(key.public_key_to_pem().unwrap()).unwrap()},
+                "proofOfPossession": STANDARD.encode(prove(key, challenge)),
+            }
+        });
+        self.post_json("/api/v2/signingCert", &body, None).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        text,
+    }
+}
+
+pub fn p256() -> PKey<Private> {
+    PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn ec_key(nid: Nid) -> PKey<Private> {
+    PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap()
+}
+
+pub fn rsa_key(bits: u32) -> PKey<Private> {
+    PKey::from_rsa(openssl::rsa::Rsa::generate(bits).unwrap()).unwrap()
+}
+
+/// The default hash of a key, as Fulcio's PoP and CSR rules want it.
+pub fn default_digest(key: &PKey<Private>) -> Option<MessageDigest> {
+    match key.id() {
+        openssl::pkey::Id::ED25519 => None,
+        openssl::pkey::Id::RSA => Some(MessageDigest::sha256()),
+        _ => match key.ec_key().unwrap().group().curve_name() {
+            Some(Nid::SECP384R1) => Some(MessageDigest::sha384()),
+            Some(Nid::SECP521R1) => Some(MessageDigest::sha512()),
+            _ => Some(MessageDigest::sha256()),
+        },
+    }
+}
+
+/// A signature over `message` with the key's default hash.
+pub fn prove(key: &PKey<Private>, message: &str) -> Vec<u8> {
+    let mut signer = match default_digest(key) {
+        Some(d) => openssl::sign::Signer::new(d, key).unwrap(),
+        None => openssl::sign::Signer::new_without_digest(key).unwrap(),
+    };
+    signer.sign_oneshot_to_vec(message.as_bytes()).unwrap()
+}
+
+/// A PEM CSR for `subject_key`, signed by `signer` (normally the same key) with `digest`.
+pub fn csr_signed_by(
+    subject_key: &PKey<Private>,
+    signer: &PKey<Private>,
+    digest: Option<MessageDigest>,
+) -> Vec<u8> {
+    let mut builder = X509ReqBuilder::new().unwrap();
+    builder.set_pubkey(subject_key).unwrap();
+    builder
+        .sign(signer, digest.unwrap_or_else(MessageDigest::null))
+        .unwrap();
+    builder.build().to_pem().unwrap()
+}
+
+pub fn csr(key: &PKey<Private>) -> Vec<u8> {
+    csr_signed_by(key, key, default_digest(key))
+}
+
+/// The v2 embedded-or-detached chain of a 200 answer.
+pub fn chain_of(answer: &Answer) -> Vec<String> {
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let body = answer.json();
+    let holder = body
+        .get("signedCertificateEmbeddedSct")
+        .or_else(|| body.get("signedCertificateDetachedSct"))
+        .expect("a SigningCertificate");
+    holder["chain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What a test expects of a leaf.
+pub struct Expected<'a> {
+    pub san: San<'a>,
+    pub issuer: &'a str,
+    /// Fulcio extensions other than 1.1 and 1.8, by last arc, as decoded strings.
+    pub extensions: &'a [(u64, &'a str)],
+    pub spki_der: Vec<u8>,
+}
+
+pub enum San<'a> {
+    Email(&'a str),
+    Uri(&'a str),
+    Username(&'a str),
+}
+
+const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
+
+/// Checks every field of the leaf against the profile, with x509-parser (independent of the
+/// rcgen writer and of OpenSSL), then the chain with `openssl verify -purpose any`.
+pub fn assert_profile(chain: &[String], expected: &Expected<'_>) {
+    assert_eq!(chain.len(), 3, "leaf, intermediate, root");
+    let ders: Vec<Vec<u8>> = chain
+        .iter()
+        .map(|p| {
+            openssl::x509::X509::from_pem(p.as_bytes())
+                .unwrap()
+                .to_der()
+                .unwrap()
+        })
+        .collect();
+    let (_, leaf) = X509Certificate::from_der(&ders[0]).unwrap();
+    let (_, intermediate) = X509Certificate::from_der(&ders[1]).unwrap();
+
+    assert_eq!(leaf.version(), X509Version::V3);
+    let serial = leaf.raw_serial();
+    assert!(
+        serial.len() <= 20 && serial[0] & 0x80 == 0,
+        "serial positive and at most 20 bytes"
+    );
+    assert!(serial.len() >= 16, "serial has at least 128 random bits");
+    assert!(leaf.subject().iter().next().is_none(), "empty subject");
+    assert_eq!(leaf.issuer().as_raw(), intermediate.subject().as_raw());
+    let lifetime = leaf.validity().not_after.timestamp() - leaf.validity().not_before.timestamp();
+    assert_eq!(lifetime, 600, "10-minute validity");
+    assert!((leaf.validity().not_before.timestamp() - now() as i64).abs() < 60);
+    assert_eq!(
+        leaf.public_key().raw,
+        &expected.spki_der[..],
+        "the certified key is the requested key"
+    );
+
+    let mut seen = BTreeMap::new();
+    for ext in leaf.extensions() {
+        let oid = ext.oid.to_id_string();
+        assert!(
+            seen.insert(oid.clone(), ()).is_none(),
+            "duplicate extension {oid}"
+        );
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                assert!(ext.critical, "SAN must be critical with an empty subject");
+                assert_eq!(san.general_names.len(), 1, "exactly one SAN");
+                match (&san.general_names[0], &expected.san) {
+                    (GeneralName::RFC822Name(got), San::Email(want)) => assert_eq!(got, want),
+                    (GeneralName::URI(got), San::Uri(want)) => assert_eq!(got, want),
+                    (GeneralName::OtherName(oid, value), San::Username(want)) => {
+                        assert_eq!(oid.to_id_string(), "1.3.6.1.4.1.57264.1.7");
+                        // [0] EXPLICIT UTF8String
+                        let (_, any) = Any::from_der(value).unwrap();
+                        assert_eq!(any.tag().0, 0);
+                        let (_, s) = Utf8String::from_der(any.data).unwrap();
+                        assert_eq!(s.string(), *want);
+                    }
+                    (got, _) => panic!("unexpected SAN {got:?}"),
+                }
+            }
+            ParsedExtension::KeyUsage(ku) => {
+                assert!(ext.critical, "KeyUsage critical");
+                assert!(
+                    ku.digital_signature() && ku.flags == 1,
+                    "digitalSignature only: {ku:?}"
+                );
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => {
+                assert!(
+                    !ext.critical,
+                    "EKU must be non-critical for sigstore-python"
+                );
+                assert!(
+                    eku.code_signing
+                        && !eku.any
+                        && !eku.server_auth
+                        && !eku.client_auth
+                        && eku.other.is_empty()
+                );
+            }
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                let ski = intermediate
+                    .extensions()
+                    .iter()
+                    .find_map(|e| match e.parsed_extension() {
+                        ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+                        _ => None,
+                    })
+                    .unwrap();
+                assert_eq!(
+                    aki.key_identifier.as_ref().unwrap().0,
+                    ski,
+                    "AKI = issuer SKI"
+                );
+            }
+            ParsedExtension::SubjectKeyIdentifier(ski) => {
+                let bits = leaf.public_key().subject_public_key.data.as_ref();
+                assert_eq!(
+                    ski.0,
+                    &openssl::sha::sha1(bits)[..],
+                    "SKI = SHA-1 of the key bits"
+                );
+            }
+            ParsedExtension::BasicConstraints(_) => panic!("a Fulcio leaf has no BasicConstraints"),
+            _ => assert!(oid.starts_with(FULCIO_ARC), "unexpected extension {oid}"),
+        }
+        if oid.starts_with(FULCIO_ARC) {
+            assert!(!ext.critical, "Fulcio extension {oid} must be non-critical");
+        }
+    }
+    for required in [
+        "2.5.29.17",
+        "2.5.29.15",
+        "2.5.29.37",
+        "2.5.29.35",
+        "2.5.29.14",
+    ] {
+        assert!(seen.contains_key(required), "missing {required}");
+    }
+
+    let mut fulcio: BTreeMap<u64, String> = BTreeMap::new();
+    for ext in leaf
+        .extensions()
+        .iter()
+        .filter(|e| e.oid.to_id_string().starts_with(FULCIO_ARC))
+    {
+        let arc: u64 = ext.oid.to_id_string()[FULCIO_ARC.len()..].parse().unwrap();
+        let value = if arc <= 6 {
+            String::from_utf8(ext.value.to_vec()).unwrap()
+        } else {
+            let (rest, s) = Utf8String::from_der(ext.value).unwrap();
+            assert!(rest.is_empty());
+            s.string()
+        };
+        fulcio.insert(arc, value);
+    }
+    let mut want: BTreeMap<u64, String> = expected
+        .extensions
+        .iter()
+        .map(|(a, v)| (*a, v.to_string()))
+        .collect();
+    want.insert(1, expected.issuer.to_owned());
+    want.insert(8, expected.issuer.to_owned());
+    assert_eq!(fulcio, want, "Fulcio extensions");
+
+    openssl_verify(chain);
+}
+
+/// `openssl verify -purpose any` of the leaf against the returned root.
+pub fn openssl_verify(chain: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n);
+    std::fs::write(path("leaf.pem"), format!("{}\n", chain[0])).unwrap();
+    std::fs::write(
+        path("untrusted.pem"),
+        chain[1..chain.len() - 1].join("\n") + "\n",
+    )
+    .unwrap();
+    std::fs::write(path("root.pem"), format!("{}\n", chain[chain.len() - 1])).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-purpose", "any", "-CAfile"])
+        .arg(path("root.pem"))
+        .arg("-untrusted")
+        .arg(path("untrusted.pem"))
+        .arg(path("leaf.pem"))
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn spki(key: &PKey<Private>) -> Vec<u8> {
+    key.public_key_to_der().unwrap()
+}
