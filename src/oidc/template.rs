@@ -61,6 +61,14 @@ enum Expr {
     Literal(String),
 }
 
+/// An open block while parsing: the `if` condition (none for the template body), the nodes
+/// of its `then` branch, and those of its `else` branch once `{{ else }}` was seen.
+struct Block {
+    cond: Option<Cond>,
+    then: Vec<Node>,
+    otherwise: Option<Vec<Node>>,
+}
+
 /// One `{{ … }}` action, classified.
 enum Action {
     Expr(Expr),
@@ -77,8 +85,11 @@ impl Template {
             problem: problem.to_owned(),
         };
         // A stack of open blocks; the bottom is the template body.
-        let mut stack: Vec<(Option<Cond>, Vec<Node>, Option<Vec<Node>>)> =
-            vec![(None, Vec::new(), None)];
+        let mut stack = vec![Block {
+            cond: None,
+            then: Vec::new(),
+            otherwise: None,
+        }];
         let mut rest = source;
         while !rest.is_empty() {
             let (text, after) = match rest.find("{{") {
@@ -94,30 +105,32 @@ impl Template {
             rest = &after[end + 2..];
             match action {
                 Action::Expr(expr) => current(&mut stack).push(Node::Expr(expr)),
-                Action::If(cond) => stack.push((Some(cond), Vec::new(), None)),
+                Action::If(cond) => stack.push(Block {
+                    cond: Some(cond),
+                    then: Vec::new(),
+                    otherwise: None,
+                }),
                 Action::Else => {
                     let top = stack
                         .last_mut()
                         .ok_or_else(|| syntax("`else` outside `if`"))?;
-                    if top.0.is_none() || top.2.is_some() {
+                    if top.cond.is_none() || top.otherwise.is_some() {
                         return Err(syntax("`else` outside `if`"));
                     }
-                    top.2 = Some(Vec::new());
+                    top.otherwise = Some(Vec::new());
                 }
                 Action::End => {
                     if stack.len() < 2 {
                         return Err(syntax("`end` without `if`"));
                     }
-                    let (cond, first, second) = stack.pop().expect("checked length above");
-                    let (then, otherwise) = match second {
-                        Some(second) => (first, second),
-                        None => (first, Vec::new()),
-                    };
-                    let cond = cond.expect("only `if` blocks are pushed above the body");
+                    let block = stack.pop().expect("checked length above");
+                    let cond = block
+                        .cond
+                        .expect("only `if` blocks are pushed above the body");
                     current(&mut stack).push(Node::If {
                         cond,
-                        then,
-                        otherwise,
+                        then: block.then,
+                        otherwise: block.otherwise.unwrap_or_default(),
                     });
                 }
             }
@@ -125,8 +138,8 @@ impl Template {
         if stack.len() != 1 {
             return Err(syntax("`if` without `end`"));
         }
-        let (_, nodes, _) = stack.pop().expect("the body is always on the stack");
-        Ok(Template { nodes })
+        let body = stack.pop().expect("the body is always on the stack");
+        Ok(Template { nodes: body.then })
     }
 
     /// Whether the template is only literal text (no actions).
@@ -143,11 +156,11 @@ impl Template {
 }
 
 /// The node list that new nodes are appended to: the `else` branch if one is open.
-fn current(stack: &mut [(Option<Cond>, Vec<Node>, Option<Vec<Node>>)]) -> &mut Vec<Node> {
+fn current(stack: &mut [Block]) -> &mut Vec<Node> {
     let top = stack.last_mut().expect("the body is always on the stack");
-    match &mut top.2 {
+    match &mut top.otherwise {
         Some(otherwise) => otherwise,
-        None => &mut top.1,
+        None => &mut top.then,
     }
 }
 

@@ -199,6 +199,7 @@ pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
 /// The issuer file the tests use, pointing at the test issuer.
 pub fn issuers_yaml(issuer: &TestIssuer) -> String {
     let u = |n: &str| issuer.url(n);
+    let meta = format!("{}/clusters/*/oidc", issuer.base);
     format!(
         r#"oidc-issuers:
   {email}:
@@ -269,7 +270,7 @@ ci-issuer-metadata:
         buildkite = u("buildkite"),
         custom = u("custom"),
         other_aud = u("other-aud"),
-        meta = format!("{}/clusters/*/oidc", issuer.base),
+        meta = meta,
     )
 }
 

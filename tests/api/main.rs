@@ -1,6 +1,9 @@
 //! Whole-flow tests: the real server on 127.0.0.1:0, real HTTP, a real OIDC issuer on
 //! loopback. One test binary, one link step.
 
+// Test code: a failed unwrap is a failed assertion, and case tables are plain tuples.
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 mod cli;
 mod fulcio_info;
 mod helpers;
