@@ -443,6 +443,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_sigil_toml_loads_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sigil.toml");
+        let shipped = Config::load(Some(&path), false).unwrap();
+        let defaults: Config = config::Config::builder()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn file_backend_without_chain_names_the_key() {
         let mut config: Config = config::Config::builder()
             .build()

@@ -134,6 +134,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_example_is_a_usable_file_ca() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-example");
+        let config = crate::config::CaConfig {
+            backend: crate::config::CaBackend::File,
+            chain: Some(dir.join("chain.pem")),
+            key: Some(dir.join("intermediate.key.pem")),
+            ..Default::default()
+        };
+        let ca = CertificateAuthority::from_config(&config).unwrap();
+        assert_eq!(ca.chain().certs().len(), 2);
+    }
+
+    #[test]
     fn encrypted_key_with_the_wrong_passphrase_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         generate(dir.path(), CaKeyType::EcdsaP256, Some(b"right")).unwrap();
