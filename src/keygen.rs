@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn keys_example_is_a_usable_file_ca() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-example");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-example");
         let config = crate::config::CaConfig {
             backend: crate::config::CaBackend::File,
             chain: Some(dir.join("chain.pem")),

@@ -170,18 +170,32 @@ impl CertificateAuthority {
                     .into(),
             ));
         }
-        if !verifies(&leaf, &self.chain)? {
-            return Err(Error::SelfTest(
-                "a test certificate does not verify against the configured root".into(),
-            ));
+        let mid_validity = OffsetDateTime::now_utc().unix_timestamp() + 30;
+        if let Err(reason) = verify_chain(&leaf, &self.chain, Some(mid_validity))? {
+            return Err(Error::SelfTest(format!(
+                "a test certificate does not verify against the configured root: {reason}"
+            )));
         }
         Ok(())
     }
 }
 
-/// Verifies `leaf` up to the chain's root with OpenSSL.
-fn verifies(leaf: &X509, chain: &CaChain) -> Result<bool, Error> {
+/// Verifies `leaf` up to the chain's root with OpenSSL; `Err(reason)` names what failed.
+///
+/// `at` is the verification time in Unix seconds, default now. The self-test passes a time
+/// inside the leaf's validity: OpenSSL reads the kernel's coarse clock, which can lag the
+/// clock that stamped `notBefore` by a few milliseconds across a second boundary.
+fn verify_chain(
+    leaf: &X509,
+    chain: &CaChain,
+    at: Option<i64>,
+) -> Result<Result<(), String>, Error> {
     let mut store = X509StoreBuilder::new()?;
+    if let Some(at) = at {
+        let mut param = openssl::x509::verify::X509VerifyParam::new()?;
+        param.set_time(at);
+        store.set_param(&param)?;
+    }
     store.add_cert(chain.root().clone())?;
     let store = store.build();
     let mut untrusted = Stack::new()?;
@@ -189,7 +203,13 @@ fn verifies(leaf: &X509, chain: &CaChain) -> Result<bool, Error> {
         untrusted.push(cert.clone())?;
     }
     let mut ctx = X509StoreContext::new()?;
-    Ok(ctx.init(&store, leaf, &untrusted, |c| c.verify_cert())?)
+    Ok(ctx.init(&store, leaf, &untrusted, |c| {
+        Ok(if c.verify_cert()? {
+            Ok(())
+        } else {
+            Err(c.error().error_string().to_owned())
+        })
+    })?)
 }
 
 /// Fulcio's chain rules: the issuing certificate is a CA with an SKI, has EKU codeSigning
@@ -249,12 +269,44 @@ fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
             "the last certificate of ca.chain is not a self-signed root".into(),
         ));
     }
-    if !verifies(chain.issuing(), chain)? && chain.certs().len() > 1 {
-        return Err(Error::Chain(
-            "the chain does not verify up to its root".into(),
-        ));
+    if chain.certs().len() > 1 {
+        if let Err(reason) = verify_chain(chain.issuing(), chain, None)? {
+            return Err(Error::Chain(format!(
+                "the chain does not verify up to its root: {reason}"
+            )));
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CaKeyType;
+
+    #[test]
+    fn ephemeral_cas_pass_their_self_test_every_time_even_concurrently() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for kind in [CaKeyType::EcdsaP256, CaKeyType::EcdsaP384] {
+                        for _ in 0..100 {
+                            let config = CaConfig {
+                                key_type: kind,
+                                ..Default::default()
+                            };
+                            if let Err(e) = CertificateAuthority::from_config(&config) {
+                                panic!("{kind:?}: {e}");
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
 }
 
 /// Lower-case hex.

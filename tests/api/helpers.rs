@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -24,7 +24,7 @@ use x509_parser::prelude::*;
 
 /// A signing key of the test issuer.
 pub struct IssuerKey {
-    pub kid: &'static str,
+    pub kid: String,
     pub alg: Algorithm,
     pub pkey: PKey<Private>,
 }
@@ -71,65 +71,70 @@ impl IssuerKey {
     }
 }
 
+/// The routes of a test issuer: discovery for any path prefix, and the current key set.
+fn issuer_app(
+    base: String,
+    keys: Arc<RwLock<Vec<IssuerKey>>>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .route(
+            "/{name:.*}/.well-known/openid-configuration",
+            web::get().to(move |name: web::Path<String>| {
+                let issuer = format!("{base}/{name}");
+                async move { HttpResponse::Ok().json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})) }
+            }),
+        )
+        .route(
+            "/{name:.*}/jwks",
+            web::get().to(move || {
+                let jwks = json!({"keys": keys.read().unwrap().iter().map(IssuerKey::jwk).collect::<Vec<_>>()});
+                async move { HttpResponse::Ok().json(jwks) }
+            }),
+        )
+}
+
 /// A real OIDC issuer on loopback. Every path prefix is a separate issuer URL sharing one key
 /// set: `http://127.0.0.1:PORT/<name>`.
 pub struct TestIssuer {
     pub base: String,
-    pub keys: Arc<Vec<IssuerKey>>,
+    keys: Arc<RwLock<Vec<IssuerKey>>>,
 }
 
 impl TestIssuer {
     pub async fn start() -> TestIssuer {
         let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-        let ec = PKey::from_ec_key(
-            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
-        )
-        .unwrap();
+        let ec = ec_key(Nid::X9_62_PRIME256V1);
         let ed = PKey::generate_ed25519().unwrap();
-        let keys = Arc::new(vec![
+        let keys = Arc::new(RwLock::new(vec![
             IssuerKey {
-                kid: "rsa-1",
+                kid: "rsa-1".into(),
                 alg: Algorithm::RS256,
                 pkey: rsa,
             },
             IssuerKey {
-                kid: "ec-1",
+                kid: "ec-1".into(),
                 alg: Algorithm::ES256,
                 pkey: ec,
             },
             IssuerKey {
-                kid: "ed-1",
+                kid: "ed-1".into(),
                 alg: Algorithm::EdDSA,
                 pkey: ed,
             },
-        ]);
+        ]));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let jwks = json!({"keys": keys.iter().map(IssuerKey::jwk).collect::<Vec<_>>()});
-        let base_for_server = base.clone();
-        let server = HttpServer::new(move || {
-            let jwks = jwks.clone();
-            let base = base_for_server.clone();
-            App::new()
-                .route(
-                    "/{name:.*}/.well-known/openid-configuration",
-                    web::get().to(move |name: web::Path<String>| {
-                        let base = base.clone();
-                        async move {
-                            let issuer = format!("{base}/{name}");
-                            HttpResponse::Ok().json(
-                                json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}),
-                            )
-                        }
-                    }),
-                )
-                .route(
-                    "/{name:.*}/jwks",
-                    web::get().to(move || {
-                        let jwks = jwks.clone();
-                        async move { HttpResponse::Ok().json(jwks) }
-                    }),
-                )
+        let server = HttpServer::new({
+            let (keys, base) = (keys.clone(), base.clone());
+            move || issuer_app(base.clone(), keys.clone())
         })
         .workers(1)
         .listen(listener)
@@ -139,13 +144,84 @@ impl TestIssuer {
         TestIssuer { base, keys }
     }
 
+    /// Serves the same issuer over HTTPS with a certificate from a fresh private CA. Returns
+    /// the HTTPS base URL and that CA's PEM, as an operator would put it in `ca-cert`.
+    pub fn start_tls_mirror(&self) -> (String, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "internal test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, &ca_key);
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new({
+            let (keys, base) = (self.keys.clone(), base.clone());
+            move || issuer_app(base.clone(), keys.clone())
+        })
+        .workers(1)
+        .listen_rustls_0_23(listener, tls)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        (base, ca_cert.pem())
+    }
+
+    /// A token with `iss` = `iss` (any URL), signed with `kid`.
+    pub fn token_for_iss(&self, iss: &str, kid: &str, extra: Value) -> String {
+        let now = now();
+        let mut claims =
+            json!({"iss": iss, "aud": "sigstore", "iat": now, "nbf": now, "exp": now + 600});
+        merge(&mut claims, extra);
+        self.sign(kid, &claims)
+    }
+
     /// The issuer URL of `name`.
     pub fn url(&self, name: &str) -> String {
         format!("{}/{name}", self.base)
     }
 
-    pub fn key(&self, kid: &str) -> &IssuerKey {
-        self.keys.iter().find(|k| k.kid == kid).unwrap()
+    /// Signs `claims` as is with the key `kid`.
+    pub fn sign(&self, kid: &str, claims: &Value) -> String {
+        let keys = self.keys.read().unwrap();
+        sign_claims(keys.iter().find(|k| k.kid == kid).unwrap(), claims)
+    }
+
+    /// The public key `kid` as PEM.
+    pub fn public_pem(&self, kid: &str) -> Vec<u8> {
+        let keys = self.keys.read().unwrap();
+        keys.iter()
+            .find(|k| k.kid == kid)
+            .unwrap()
+            .pkey
+            .public_key_to_pem()
+            .unwrap()
+    }
+
+    /// Publishes a new RSA key, as an issuer does when it rotates.
+    pub fn rotate_in(&self, kid: &str) {
+        let pkey = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        self.keys.write().unwrap().push(IssuerKey {
+            kid: kid.to_owned(),
+            alg: Algorithm::RS256,
+            pkey,
+        });
     }
 
     /// A token from issuer `name` with standard claims (aud sigstore, 10 minutes) plus `extra`.
@@ -154,10 +230,7 @@ impl TestIssuer {
     }
 
     pub fn token_with(&self, name: &str, kid: &str, extra: Value) -> String {
-        let now = now();
-        let mut claims = json!({"iss": self.url(name), "aud": "sigstore", "iat": now, "nbf": now, "exp": now + 600});
-        merge(&mut claims, extra);
-        sign_claims(self.key(kid), &claims)
+        self.token_for_iss(&self.url(name), kid, extra)
     }
 }
 
@@ -360,7 +433,13 @@ impl TestApp {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        answer(request.send().await.unwrap()).await
+        answer(
+            request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path}: {e:?}")),
+        )
+        .await
     }
 
     /// `POST /api/v2/signingCert` in the CSR form, with the token in the header.
@@ -644,7 +723,16 @@ pub fn openssl_verify(chain: &[String]) {
     .unwrap();
     std::fs::write(path("root.pem"), format!("{}\n", chain[chain.len() - 1])).unwrap();
     let out = std::process::Command::new("openssl")
-        .args(["verify", "-purpose", "any", "-CAfile"])
+        // A time inside the leaf's validity: `openssl` reads the kernel's coarse clock, which
+        // can lag the one that stamped notBefore by a few milliseconds.
+        .args([
+            "verify",
+            "-purpose",
+            "any",
+            "-attime",
+            &(now() + 30).to_string(),
+            "-CAfile",
+        ])
         .arg(path("root.pem"))
         .arg("-untrusted")
         .arg(path("untrusted.pem"))

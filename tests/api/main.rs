@@ -7,5 +7,6 @@
 mod cli;
 mod fulcio_info;
 mod helpers;
+mod oidc;
 mod rejections;
 mod signing_cert;

@@ -1,0 +1,87 @@
+//! The OIDC key cache against a live issuer: rotation, rate-limited refetches, and an issuer
+//! behind a private TLS CA.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn alice() -> serde_json::Value {
+    json!({"sub": "alice-id", "email": "alice@example.com", "email_verified": true})
+}
+
+fn jwks_fetches(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"sigil_oidc_jwks_fetches_total{result="ok"} "#))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_rotated_in_key_is_picked_up_by_refetching() {
+    let app = TestApp::spawn_with(|c| c.oidc.jwks_refresh_interval = Duration::ZERO).await;
+    assert_eq!(
+        app.sign_csr(&app.issuer.token("email", alice()), &csr(&p256()))
+            .await
+            .status,
+        200
+    );
+    app.issuer.rotate_in("rsa-2");
+    let token = app.issuer.token_with("email", "rsa-2", alice());
+    assert_eq!(app.sign_csr(&token, &csr(&p256())).await.status, 200);
+    assert_eq!(jwks_fetches(&app.get("/metrics").await.text), 2);
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_at_most_once_per_interval() {
+    let app =
+        TestApp::spawn_with(|c| c.oidc.jwks_refresh_interval = Duration::from_secs(3600)).await;
+    assert_eq!(
+        app.sign_csr(&app.issuer.token("email", alice()), &csr(&p256()))
+            .await
+            .status,
+        200
+    );
+    app.issuer.rotate_in("rsa-2");
+    let token = app.issuer.token_with("email", "rsa-2", alice());
+    for _ in 0..5 {
+        app.sign_csr(&token, &csr(&p256()))
+            .await
+            .assert_refused(401, "kid `rsa-2`");
+    }
+    // Forged kids cannot make sigil hammer the issuer: still the one initial fetch.
+    assert_eq!(jwks_fetches(&app.get("/metrics").await.text), 1);
+}
+
+#[tokio::test]
+async fn an_issuer_behind_an_internal_tls_ca_is_trusted_through_ca_cert() {
+    let issuer = TestIssuer::start().await;
+    let (https, ca_pem) = issuer.start_tls_mirror();
+    let iss = format!("{https}/corp");
+    let indented: String = ca_pem.lines().map(|l| format!("      {l}\n")).collect();
+    for with_ca_cert in [false, true] {
+        let ca_cert = if with_ca_cert {
+            format!("    ca-cert: |\n{indented}")
+        } else {
+            String::new()
+        };
+        let yaml =
+            format!("oidc-issuers:\n  {iss}:\n    client-id: sigstore\n    type: email\n{ca_cert}");
+        let app = TestApp::spawn_with(|c| {
+            let path = c.oidc.issuers.with_file_name("tls.yaml");
+            std::fs::write(&path, &yaml).unwrap();
+            c.oidc.issuers = path;
+        })
+        .await;
+        let token = issuer.token_for_iss(&iss, "rsa-1", alice());
+        let answer = app.sign_csr(&token, &csr(&p256())).await;
+        if with_ca_cert {
+            assert_eq!(answer.status, 200, "{}", answer.text);
+        } else {
+            // Without the internal CA, the IdP's certificate is untrusted: the issuer is
+            // unreachable for sigil, which is a 503, not a pass.
+            answer.assert_refused(503, "could not be reached");
+        }
+    }
+}
