@@ -279,6 +279,11 @@ fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
     Ok(())
 }
 
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,9 +312,4 @@ mod tests {
             t.join().unwrap();
         }
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
