@@ -1,10 +1,12 @@
 //! sigil-ctlog: the Merkle-log engine behind sigil's Certificate Transparency log and its
 //! Rekor-compatible log.
 //!
-//! So far this crate holds the RFC 6962 hashing that every other part of the engine builds
-//! on. No HTTP, no database: functions over bytes.
+//! The spec core (`rfc6962`, `merkle`, `tile`, `note`) is bytes in, bytes out: no HTTP, no
+//! database. `store` persists a log, `sequencer` turns pending entries into durable, signed
+//! tree heads, and `log` ties them together behind one handle per log.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod merkle;
 pub mod rfc6962;

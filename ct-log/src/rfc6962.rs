@@ -1,4 +1,5 @@
-//! RFC 6962 §2.1 Merkle tree hashing. No HTTP, no database: bytes in, hashes out.
+//! RFC 6962 hashing and TLS encodings: leaves, SCTs, tree heads. No HTTP, no database: bytes
+//! in, bytes out.
 
 use openssl::sha::Sha256;
 
@@ -27,70 +28,207 @@ pub fn empty_root() -> Hash {
     Sha256::new().finish()
 }
 
-/// The Merkle tree hash of `leaves` (already leaf-hashed), by the RFC's recursive definition:
-/// the split point k is the largest power of two smaller than n.
-pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
-    match leaves.len() {
-        0 => empty_root(),
-        1 => leaves[0],
-        n => {
-            let k = (n - 1).next_power_of_two() / if (n - 1).is_power_of_two() { 1 } else { 2 };
-            let k = if k >= n { k / 2 } else { k };
-            node_hash(
-                &root_from_leaf_hashes(&leaves[..k]),
-                &root_from_leaf_hashes(&leaves[k..]),
-            )
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Hash {
+    openssl::sha::sha256(data)
+}
+
+/// `LogEntryType` (RFC 6962 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    /// A final certificate.
+    X509 = 0,
+    /// A precertificate.
+    Precert = 1,
+}
+
+/// What a CT entry certifies: a certificate, or a precertificate's TBS and issuer key hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedEntry {
+    /// `ASN.1Cert`: the DER of the leaf certificate.
+    X509(Vec<u8>),
+    /// `PreCert`: SHA-256 of the issuer's SPKI, and the TBSCertificate without the poison.
+    Precert {
+        /// SHA-256 of the DER SubjectPublicKeyInfo of the issuing CA.
+        issuer_key_hash: Hash,
+        /// DER TBSCertificate with the poison extension removed.
+        tbs: Vec<u8>,
+    },
+}
+
+impl SignedEntry {
+    /// The entry type.
+    pub fn entry_type(&self) -> EntryType {
+        match self {
+            SignedEntry::X509(_) => EntryType::X509,
+            SignedEntry::Precert { .. } => EntryType::Precert,
         }
     }
+}
+
+/// Appends `data` with a big-endian length prefix of `width` bytes (TLS `opaque<..>`).
+pub fn put_prefixed(out: &mut Vec<u8>, width: usize, data: &[u8]) {
+    let len = data.len() as u64;
+    debug_assert!(width == 8 || len < 1 << (8 * width));
+    out.extend_from_slice(&len.to_be_bytes()[8 - width..]);
+    out.extend_from_slice(data);
+}
+
+/// `TimestampedEntry` (RFC 6962 §3.4): `timestamp(8) entry_type(2) signed_entry extensions`.
+pub fn timestamped_entry(timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + extensions.len());
+    out.extend_from_slice(&timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&(entry.entry_type() as u16).to_be_bytes());
+    match entry {
+        SignedEntry::X509(cert) => put_prefixed(&mut out, 3, cert),
+        SignedEntry::Precert {
+            issuer_key_hash,
+            tbs,
+        } => {
+            out.extend_from_slice(issuer_key_hash);
+            put_prefixed(&mut out, 3, tbs);
+        }
+    }
+    put_prefixed(&mut out, 2, extensions);
+    out
+}
+
+/// `MerkleTreeLeaf` (RFC 6962 §3.4): `version(1)=0 leaf_type(1)=0 TimestampedEntry`.
+///
+/// These are also exactly the bytes an SCT signs (§3.2): `sct_version` and
+/// `signature_type = certificate_timestamp` are both 0 and sit where `version` and
+/// `leaf_type` are, so one encoding serves both.
+pub fn merkle_tree_leaf(timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8, 0u8];
+    out.extend_from_slice(&timestamped_entry(timestamp_ms, entry, extensions));
+    out
+}
+
+/// The 50-byte `TreeHeadSignature` input of an STH (RFC 6962 §3.5).
+pub fn tree_head_signature_input(timestamp_ms: u64, size: u64, root: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(50);
+    out.push(0); // version v1
+    out.push(1); // signature_type tree_hash
+    out.extend_from_slice(&timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&size.to_be_bytes());
+    out.extend_from_slice(root);
+    out
+}
+
+/// TLS `DigitallySigned` with SHA-256: `hash_alg(1)=4 sig_alg(1) u16 len signature`.
+pub fn digitally_signed(signature_algorithm: u8, signature: &[u8]) -> Vec<u8> {
+    let mut out = vec![4, signature_algorithm];
+    put_prefixed(&mut out, 2, signature);
+    out
+}
+
+/// TLS `SignatureAlgorithm` code of an ECDSA signature.
+pub const SIG_ALG_ECDSA: u8 = 3;
+/// TLS `SignatureAlgorithm` code of an RSA PKCS#1 v1.5 signature.
+pub const SIG_ALG_RSA: u8 = 1;
+
+/// A signed certificate timestamp (RFC 6962 §3.2), version 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sct {
+    /// SHA-256 of the log's DER SubjectPublicKeyInfo.
+    pub log_id: Hash,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// CtExtensions; empty, since sigstore-python before 4.2 rejects anything else.
+    pub extensions: Vec<u8>,
+    /// The TLS `DigitallySigned` over the [`merkle_tree_leaf`] bytes.
+    pub signature: Vec<u8>,
+}
+
+impl Sct {
+    /// The TLS encoding: `version(1) log_id(32) timestamp(8) u16 extensions DigitallySigned`.
+    pub fn to_tls(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(47 + self.extensions.len() + self.signature.len());
+        out.push(0);
+        out.extend_from_slice(&self.log_id);
+        out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        put_prefixed(&mut out, 2, &self.extensions);
+        out.extend_from_slice(&self.signature);
+        out
+    }
+}
+
+/// The `extnValue` contents of the embedded SCT list extension (OID 1.3.6.1.4.1.11129.2.4.2):
+/// a DER OCTET STRING wrapping the TLS `SignedCertificateTimestampList`.
+pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for sct in scts {
+        put_prefixed(&mut list, 2, &sct.to_tls());
+    }
+    let mut tls = Vec::with_capacity(list.len() + 2);
+    put_prefixed(&mut tls, 2, &list);
+    yasna::construct_der(|w| w.write_bytes(&tls))
+}
+
+/// `extra_data` of an x509 entry: the chain after the leaf, as `ASN.1Cert certificate_chain<0..2^24-1>`.
+pub fn x509_chain_entry(chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for cert in chain {
+        put_prefixed(&mut list, 3, cert);
+    }
+    let mut out = Vec::with_capacity(list.len() + 3);
+    put_prefixed(&mut out, 3, &list);
+    out
+}
+
+/// `extra_data` of a precert entry: `PrecertChainEntry { ASN.1Cert pre_certificate; ASN.1Cert
+/// precertificate_chain<0..2^24-1>; }`.
+pub fn precert_chain_entry(precert: &[u8], chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_prefixed(&mut out, 3, precert);
+    out.extend_from_slice(&x509_chain_entry(chain));
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hex(h: &Hash) -> String {
-        h.iter().map(|b| format!("{b:02x}")).collect()
+    #[test]
+    fn leaf_and_signature_input_layouts() {
+        let entry = SignedEntry::Precert {
+            issuer_key_hash: [7; 32],
+            tbs: vec![0xaa, 0xbb],
+        };
+        let leaf = merkle_tree_leaf(0x0102030405060708, &entry, &[]);
+        let mut want = vec![0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1];
+        want.extend_from_slice(&[7; 32]);
+        want.extend_from_slice(&[0, 0, 2, 0xaa, 0xbb, 0, 0]);
+        assert_eq!(leaf, want);
+
+        let x509 = merkle_tree_leaf(1, &SignedEntry::X509(vec![9]), &[]);
+        assert_eq!(x509, vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 9, 0, 0]);
+        assert_eq!(tree_head_signature_input(1, 2, &[3; 32]).len(), 50);
     }
 
-    /// The eight leaves and roots of RFC 6962's reference test data, as used by
-    /// transparency-dev/merkle (`testonly/constants.go`).
     #[test]
-    fn roots_match_the_reference_test_vectors() {
-        let leaves: Vec<Vec<u8>> = vec![
-            vec![],
-            vec![0x00],
-            vec![0x10],
-            vec![0x20, 0x21],
-            vec![0x30, 0x31],
-            vec![0x40, 0x41, 0x42, 0x43],
-            vec![0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-            vec![
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
-                0x6e, 0x6f,
-            ],
-        ];
-        let roots = [
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-            "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-            "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-            "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-        ];
-        let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
-        for (n, want) in roots.iter().enumerate() {
-            assert_eq!(
-                hex(&root_from_leaf_hashes(&hashes[..=n])),
-                *want,
-                "size {}",
-                n + 1
-            );
-        }
-        assert_eq!(
-            hex(&empty_root()),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn sct_list_is_a_double_octet_string() {
+        let sct = Sct {
+            log_id: [1; 32],
+            timestamp_ms: 5,
+            extensions: vec![],
+            signature: digitally_signed(SIG_ALG_ECDSA, &[0x30, 0x00]),
+        };
+        let tls = sct.to_tls();
+        assert_eq!(tls.len(), 1 + 32 + 8 + 2 + 4 + 2);
+        let value = sct_list_extension_value(&[sct]);
+        // OCTET STRING { u16 list_len { u16 sct_len sct } }
+        assert_eq!(value[0], 0x04);
+        assert_eq!(value[1] as usize, tls.len() + 4);
+        assert_eq!(&value[2..4], &((tls.len() + 2) as u16).to_be_bytes());
+        assert_eq!(&value[4..6], &(tls.len() as u16).to_be_bytes());
+        assert_eq!(&value[6..], &tls[..]);
+    }
+
+    #[test]
+    fn extra_data_formats() {
+        assert_eq!(x509_chain_entry(&[]), vec![0, 0, 0]);
+        assert_eq!(x509_chain_entry(&[vec![1, 2]]), vec![0, 0, 5, 0, 0, 2, 1, 2]);
+        assert_eq!(precert_chain_entry(&[9], &[]), vec![0, 0, 1, 9, 0, 0, 0]);
     }
 }
