@@ -8,5 +8,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod key;
 pub mod merkle;
+pub mod note;
 pub mod rfc6962;
+pub mod tile;

@@ -95,17 +95,15 @@ pub fn perfect_nodes(start: u64, end: u64) -> Vec<NodeId> {
 }
 
 /// MTH of leaves `[start, end)` from the hashes of its perfect subtrees.
-pub fn hash_range(
-    start: u64,
-    end: u64,
-    nodes: &HashMap<NodeId, Hash>,
-) -> Result<Hash, NodeId> {
+pub fn hash_range(start: u64, end: u64, nodes: &HashMap<NodeId, Hash>) -> Result<Hash, NodeId> {
     if start == end {
         return Ok(empty_root());
     }
     let parts = perfect_nodes(start, end);
     let mut iter = parts.iter().rev();
-    let last = iter.next().expect("a non-empty range has at least one node");
+    let last = iter
+        .next()
+        .expect("a non-empty range has at least one node");
     let mut acc = *nodes.get(last).ok_or(*last)?;
     for id in iter {
         acc = node_hash(nodes.get(id).ok_or(*id)?, &acc);
@@ -176,7 +174,9 @@ pub fn verify_consistency(
     second_root: &Hash,
 ) -> Result<(), ProofError> {
     if first > second {
-        return Err(ProofError::Range(format!("first {first} > second {second}")));
+        return Err(ProofError::Range(format!(
+            "first {first} > second {second}"
+        )));
     }
     if first == second {
         return if !proof.is_empty() {
@@ -294,9 +294,19 @@ mod tests {
         let mut height = 0u8;
         while !level.is_empty() {
             for (i, h) in level.iter().enumerate() {
-                nodes.insert(NodeId { level: height, index: i as u64 }, *h);
+                nodes.insert(
+                    NodeId {
+                        level: height,
+                        index: i as u64,
+                    },
+                    *h,
+                );
             }
-            level = level.chunks(2).filter(|c| c.len() == 2).map(|c| node_hash(&c[0], &c[1])).collect();
+            level = level
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| node_hash(&c[0], &c[1]))
+                .collect();
             height += 1;
         }
         nodes
@@ -315,11 +325,15 @@ mod tests {
     }
 
     fn prove(plan: &[(u64, u64)], nodes: &HashMap<NodeId, Hash>) -> Vec<Hash> {
-        plan.iter().map(|&(a, b)| hash_range(a, b, nodes).unwrap()).collect()
+        plan.iter()
+            .map(|&(a, b)| hash_range(a, b, nodes).unwrap())
+            .collect()
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     #[test]
@@ -339,15 +353,36 @@ mod tests {
                 if let Some(first) = proof.first() {
                     let mut bad = proof.clone();
                     bad[0] = node_hash(first, first);
-                    assert!(verify_inclusion(i, n, &leaves[i as usize], &bad, &roots[n as usize]).is_err());
+                    assert!(
+                        verify_inclusion(i, n, &leaves[i as usize], &bad, &roots[n as usize])
+                            .is_err()
+                    );
                 }
             }
             for m in 0..=n {
                 let proof = prove(&consistency_plan(m, n), &nodes);
                 verify_consistency(m, n, &proof, &roots[m as usize], &roots[n as usize]).unwrap();
                 if m > 0 && m < n {
-                    assert!(verify_consistency(m, n, &proof, &roots[m as usize - 1], &roots[n as usize]).is_err());
-                    assert!(verify_consistency(m, n, &proof[1..], &roots[m as usize], &roots[n as usize]).is_err());
+                    assert!(
+                        verify_consistency(
+                            m,
+                            n,
+                            &proof,
+                            &roots[m as usize - 1],
+                            &roots[n as usize]
+                        )
+                        .is_err()
+                    );
+                    assert!(
+                        verify_consistency(
+                            m,
+                            n,
+                            &proof[1..],
+                            &roots[m as usize],
+                            &roots[n as usize]
+                        )
+                        .is_err()
+                    );
                 }
             }
         }
@@ -369,8 +404,14 @@ mod tests {
 
     #[test]
     fn perfect_nodes_are_aligned_and_cover_the_range() {
-        assert_eq!(perfect_nodes(0, 6), vec![NodeId { level: 2, index: 0 }, NodeId { level: 1, index: 2 }]);
-        assert_eq!(perfect_nodes(4, 7), vec![NodeId { level: 1, index: 2 }, NodeId { level: 0, index: 6 }]);
+        assert_eq!(
+            perfect_nodes(0, 6),
+            vec![NodeId { level: 2, index: 0 }, NodeId { level: 1, index: 2 }]
+        );
+        assert_eq!(
+            perfect_nodes(4, 7),
+            vec![NodeId { level: 1, index: 2 }, NodeId { level: 0, index: 6 }]
+        );
         assert!(perfect_nodes(3, 3).is_empty());
     }
 }

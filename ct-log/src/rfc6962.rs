@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(leaf, want);
 
         let x509 = merkle_tree_leaf(1, &SignedEntry::X509(vec![9]), &[]);
-        assert_eq!(x509, vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 9, 0, 0]);
+        assert_eq!(
+            x509,
+            vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 9, 0, 0]
+        );
         assert_eq!(tree_head_signature_input(1, 2, &[3; 32]).len(), 50);
     }
 
@@ -228,7 +231,10 @@ mod tests {
     #[test]
     fn extra_data_formats() {
         assert_eq!(x509_chain_entry(&[]), vec![0, 0, 0]);
-        assert_eq!(x509_chain_entry(&[vec![1, 2]]), vec![0, 0, 5, 0, 0, 2, 1, 2]);
+        assert_eq!(
+            x509_chain_entry(&[vec![1, 2]]),
+            vec![0, 0, 5, 0, 0, 2, 1, 2]
+        );
         assert_eq!(precert_chain_entry(&[9], &[]), vec![0, 0, 1, 9, 0, 0, 0]);
     }
 }
