@@ -9,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod key;
+pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod rfc6962;
+pub mod store;
 pub mod tile;

@@ -1,0 +1,198 @@
+//! Durable storage of logs: one interface, two native backends (SQLite, PostgreSQL).
+//!
+//! Contract, for both backends:
+//! - A write is durable when its future resolves `Ok`: SQLite runs in WAL mode with
+//!   `synchronous=FULL`, PostgreSQL commits.
+//! - [`Store::append`] is atomic and conditional: it commits the entries, the changed tiles and
+//!   the new tree head only if the stored tree size still equals `expected_size`
+//!   (compare-and-swap in the same transaction); otherwise nothing changes and it returns
+//!   [`StoreError::Conflict`]. Several processes may therefore share one database without
+//!   forking a log: the loser re-reads the head and re-bases its batch.
+//! - Reads see only committed data.
+//!
+//! Several logs share one database; every row carries its log's name.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::rfc6962::Hash;
+use crate::tile::TileId;
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer advanced the log since `expected_size`; nothing was written.
+    #[error("the log advanced concurrently (compare-and-swap on the tree size failed)")]
+    Conflict,
+    /// The URL is not `sqlite://…` or `postgres://…`.
+    #[error("unsupported storage URL (expected sqlite://PATH or postgres://…)")]
+    Url,
+    /// Stored data contradicts itself (a truncated tile, an unknown log).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A signed tree head as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of leaves.
+    pub size: u64,
+    /// Merkle tree hash.
+    pub root: Hash,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The log's signature over the head in its native form (an RFC 6962 `DigitallySigned`
+    /// for a CT log).
+    pub signature: Vec<u8>,
+    /// The same head as a signed checkpoint note.
+    pub note: String,
+}
+
+/// One leaf as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Position in the log.
+    pub index: u64,
+    /// RFC 6962 leaf hash of `leaf_input`.
+    pub leaf_hash: Hash,
+    /// The bytes that are hashed (a `MerkleTreeLeaf` for CT).
+    pub leaf_input: Vec<u8>,
+    /// Unhashed data served beside the leaf (`extra_data` for CT).
+    pub extra: Vec<u8>,
+}
+
+/// A database holding logs.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// An embedded SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database, possibly shared by several sigil processes.
+    Postgres(sqlx::PgPool),
+}
+
+impl Store {
+    /// Connects (creating a SQLite file and its directory if needed) and runs migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Store::Sqlite(sqlite::connect(path).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::connect(url).await?))
+        } else {
+            Err(StoreError::Url)
+        }
+    }
+
+    /// Creates the log's head row with `empty` if the log does not exist yet.
+    pub async fn init_log(&self, log: &str, empty: &TreeHead) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::init_log(pool, log, empty).await,
+            Store::Postgres(pool) => postgres::init_log(pool, log, empty).await,
+        }
+    }
+
+    /// The latest committed tree head.
+    pub async fn head(&self, log: &str) -> Result<TreeHead, StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::head(pool, log).await,
+            Store::Postgres(pool) => postgres::head(pool, log).await,
+        }
+    }
+
+    /// Atomically appends `entries` (indices from `expected_size` on), writes `tiles` and sets
+    /// `head`, if the stored size is still `expected_size`.
+    pub async fn append(
+        &self,
+        log: &str,
+        expected_size: u64,
+        entries: &[StoredEntry],
+        tiles: &BTreeMap<TileId, Vec<Hash>>,
+        head: &TreeHead,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => {
+                sqlite::append(pool, log, expected_size, entries, tiles, head).await
+            }
+            Store::Postgres(pool) => {
+                postgres::append(pool, log, expected_size, entries, tiles, head).await
+            }
+        }
+    }
+
+    /// The stored contents of `ids`; absent tiles are absent from the map.
+    pub async fn tiles(
+        &self,
+        log: &str,
+        ids: &[TileId],
+    ) -> Result<HashMap<TileId, Vec<Hash>>, StoreError> {
+        let raw = match self {
+            Store::Sqlite(pool) => sqlite::tiles(pool, log, ids).await?,
+            Store::Postgres(pool) => postgres::tiles(pool, log, ids).await?,
+        };
+        raw.into_iter()
+            .map(|(id, bytes)| Ok((id, split_hashes(&bytes)?)))
+            .collect()
+    }
+
+    /// Entries `[start, end)`, in order (fewer if the log is shorter).
+    pub async fn entries(
+        &self,
+        log: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::entries(pool, log, start, end).await,
+            Store::Postgres(pool) => postgres::entries(pool, log, start, end).await,
+        }
+    }
+
+    /// The lowest index whose leaf hash is `leaf_hash`.
+    pub async fn index_of(&self, log: &str, leaf_hash: &Hash) -> Result<Option<u64>, StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::index_of(pool, log, leaf_hash).await,
+            Store::Postgres(pool) => postgres::index_of(pool, log, leaf_hash).await,
+        }
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+}
+
+fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
+    if bytes.len() % 32 != 0 {
+        return Err(StoreError::Corrupt(
+            "a tile is not a whole number of hashes".into(),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("chunks_exact yields 32 bytes"))
+        .collect())
+}
+
+fn join_hashes(hashes: &[Hash]) -> Vec<u8> {
+    hashes.concat()
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+/// Rows per multi-row INSERT; stays below both backends' bind-parameter limits.
+const INSERT_CHUNK: usize = 1000;

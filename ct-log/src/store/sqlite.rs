@@ -1,0 +1,186 @@
+//! The SQLite backend: one file, WAL, `synchronous=FULL`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{INSERT_CHUNK, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use crate::rfc6962::Hash;
+use crate::tile::TileId;
+
+pub(super) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+    }
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Durability before acknowledgement: every commit reaches the disk.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
+
+pub(super) async fn init_log(
+    pool: &SqlitePool,
+    log: &str,
+    empty: &TreeHead,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tree_heads (log, size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (log) DO NOTHING",
+    )
+    .bind(log)
+    .bind(empty.size as i64)
+    .bind(&empty.root[..])
+    .bind(empty.timestamp_ms as i64)
+    .bind(&empty.signature)
+    .bind(&empty.note)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn head(pool: &SqlitePool, log: &str) -> Result<TreeHead, StoreError> {
+    let row =
+        sqlx::query("SELECT size, root, timestamp, signature, note FROM tree_heads WHERE log = ?")
+            .bind(log)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("no tree head for log `{log}`")))?;
+    Ok(TreeHead {
+        size: row.get::<i64, _>(0) as u64,
+        root: to_hash(row.get(1))?,
+        timestamp_ms: row.get::<i64, _>(2) as u64,
+        signature: row.get(3),
+        note: row.get(4),
+    })
+}
+
+pub(super) async fn append(
+    pool: &SqlitePool,
+    log: &str,
+    expected_size: u64,
+    entries: &[StoredEntry],
+    tiles: &BTreeMap<TileId, Vec<Hash>>,
+    head: &TreeHead,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    // The compare-and-swap comes first: it takes SQLite's write lock, and a lost race writes
+    // nothing.
+    let swapped = sqlx::query(
+        "UPDATE tree_heads SET size = ?, root = ?, timestamp = ?, signature = ?, note = ? \
+         WHERE log = ? AND size = ?",
+    )
+    .bind(head.size as i64)
+    .bind(&head.root[..])
+    .bind(head.timestamp_ms as i64)
+    .bind(&head.signature)
+    .bind(&head.note)
+    .bind(log)
+    .bind(expected_size as i64)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if swapped != 1 {
+        tx.rollback().await?;
+        return Err(StoreError::Conflict);
+    }
+    for chunk in entries.chunks(INSERT_CHUNK) {
+        let mut insert: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
+        insert.push_values(chunk, |mut row, e| {
+            row.push_bind(log)
+                .push_bind(e.index as i64)
+                .push_bind(&e.leaf_hash[..])
+                .push_bind(&e.leaf_input)
+                .push_bind(&e.extra);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
+    for chunk in tiles.chunks(INSERT_CHUNK) {
+        let mut upsert: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO tiles (log, level, idx, hashes) ");
+        upsert.push_values(chunk, |mut row, (id, bytes)| {
+            row.push_bind(log)
+                .push_bind(id.level as i64)
+                .push_bind(id.index as i64)
+                .push_bind(bytes);
+        });
+        upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
+        upsert.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn tiles(
+    pool: &SqlitePool,
+    log: &str,
+    ids: &[TileId],
+) -> Result<HashMap<TileId, Vec<u8>>, StoreError> {
+    let mut found = HashMap::new();
+    for id in ids {
+        let row = sqlx::query("SELECT hashes FROM tiles WHERE log = ? AND level = ? AND idx = ?")
+            .bind(log)
+            .bind(id.level as i64)
+            .bind(id.index as i64)
+            .fetch_optional(pool)
+            .await?;
+        if let Some(row) = row {
+            found.insert(*id, row.get(0));
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn entries(
+    pool: &SqlitePool,
+    log: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT idx, leaf_hash, leaf_input, extra FROM entries WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    )
+    .bind(log)
+    .bind(start as i64)
+    .bind(end as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(StoredEntry {
+                index: r.get::<i64, _>(0) as u64,
+                leaf_hash: to_hash(r.get(1))?,
+                leaf_input: r.get(2),
+                extra: r.get(3),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn index_of(
+    pool: &SqlitePool,
+    log: &str,
+    leaf_hash: &Hash,
+) -> Result<Option<u64>, StoreError> {
+    let row = sqlx::query("SELECT MIN(idx) FROM entries WHERE log = ? AND leaf_hash = ?")
+        .bind(log)
+        .bind(&leaf_hash[..])
+        .fetch_one(pool)
+        .await?;
+    Ok(row.get::<Option<i64>, _>(0).map(|i| i as u64))
+}

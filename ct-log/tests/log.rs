@@ -1,0 +1,160 @@
+//! The log engine on both storage backends: concurrent submissions, proofs against committed
+//! heads, reopening, and two writers sharing one database.
+//!
+//! PostgreSQL runs against `SIGIL_TEST_DATABASE_URL`. Without it the PostgreSQL half is
+//! skipped with a notice, except under `CI=true`, where a missing database fails the run.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sigil_ctlog::log::{HeadSigner, Log, LogOptions, PendingEntry};
+use sigil_ctlog::merkle;
+use sigil_ctlog::note::Checkpoint;
+use sigil_ctlog::rfc6962::{Hash, leaf_hash};
+use sigil_ctlog::store::Store;
+
+/// Signs nothing: the engine's tests are about sequencing, not keys.
+struct PlainSigner;
+impl HeadSigner for PlainSigner {
+    fn sign_head(&self, size: u64, root: &Hash, _ts: u64) -> Result<(Vec<u8>, String), String> {
+        Ok((
+            vec![],
+            Checkpoint {
+                origin: "test".into(),
+                size,
+                root: *root,
+            }
+            .body(),
+        ))
+    }
+}
+
+fn options() -> LogOptions {
+    LogOptions {
+        interval: Duration::from_millis(5),
+        ..LogOptions::default()
+    }
+}
+
+async fn open(store: &Store, name: &str) -> Arc<Log> {
+    let log = Log::open(name, store.clone(), Arc::new(PlainSigner), None, options())
+        .await
+        .unwrap();
+    tokio::spawn(log.clone().run_sequencer());
+    log
+}
+
+fn entry(i: u64) -> PendingEntry {
+    PendingEntry {
+        leaf_input: format!("entry {i}").into_bytes(),
+        extra: i.to_be_bytes().to_vec(),
+        timestamp_ms: 1,
+    }
+}
+
+/// Submits `n` entries concurrently and returns their indices.
+async fn submit_all(log: &Arc<Log>, from: u64, n: u64) -> Vec<u64> {
+    let tasks: Vec<_> = (from..from + n)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.submit(entry(i)).await.unwrap().index })
+        })
+        .collect();
+    let mut indices = Vec::new();
+    for t in tasks {
+        indices.push(t.await.unwrap());
+    }
+    indices
+}
+
+/// Every entry is present exactly once, every inclusion proof verifies, and the tree from
+/// every earlier head is consistent with the last.
+async fn check_log(log: &Log, expected: u64, earlier: &[(u64, Hash)]) {
+    let head = log.head().await.unwrap();
+    assert_eq!(head.size, expected);
+    let entries = log.entries(0, expected).await.unwrap();
+    assert_eq!(entries.len() as u64, expected);
+    let distinct: BTreeSet<&Vec<u8>> = entries.iter().map(|e| &e.leaf_input).collect();
+    assert_eq!(distinct.len() as u64, expected, "no entry twice");
+    for e in &entries {
+        assert_eq!(e.leaf_hash, leaf_hash(&e.leaf_input));
+        let proof = log.inclusion_proof(e.index, expected).await.unwrap();
+        merkle::verify_inclusion(e.index, expected, &e.leaf_hash, &proof, &head.root).unwrap();
+        assert_eq!(log.index_of(&e.leaf_hash, expected).await.unwrap(), e.index);
+    }
+    for (size, root) in earlier {
+        let proof = log.consistency_proof(*size, expected).await.unwrap();
+        merkle::verify_consistency(*size, expected, &proof, root, &head.root).unwrap();
+    }
+}
+
+async fn exercise(store: Store, prefix: &str) {
+    let name = format!("{prefix}-single");
+    let log = open(&store, &name).await;
+    let mut heads = vec![];
+    let mut total = 0;
+    for batch in [1u64, 7, 300, 40] {
+        let mut indices = submit_all(&log, total, batch).await;
+        indices.sort();
+        assert_eq!(
+            indices,
+            (total..total + batch).collect::<Vec<_>>(),
+            "contiguous, no reuse"
+        );
+        total += batch;
+        check_log(&log, total, &heads).await;
+        let head = log.head().await.unwrap();
+        heads.push((head.size, head.root));
+    }
+    // A second handle on the same log (a restart) continues the same tree.
+    let reopened = open(&store, &name).await;
+    submit_all(&reopened, total, 10).await;
+    check_log(&reopened, total + 10, &heads).await;
+
+    // Two writers on one database (two replicas): one tree, every entry exactly once.
+    let name = format!("{prefix}-replicas");
+    let (a, b) = (open(&store, &name).await, open(&store, &name).await);
+    let (ia, ib) = tokio::join!(submit_all(&a, 0, 200), submit_all(&b, 1000, 200));
+    let all: BTreeSet<u64> = ia.iter().chain(ib.iter()).copied().collect();
+    assert_eq!(
+        all,
+        (0..400).collect::<BTreeSet<_>>(),
+        "400 distinct indices"
+    );
+    check_log(&a, 400, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_engine_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    exercise(store, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_engine_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    let store = Store::connect(&url).await.unwrap();
+    let run = format!("pg-{}-{}", std::process::id(), sigil_ctlog::log::now_ms());
+    exercise(store, &run).await;
+}
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("SIGIL_TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but SIGIL_TEST_DATABASE_URL is unset: the PostgreSQL tests must run in CI"
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "notice: SIGIL_TEST_DATABASE_URL is unset; skipping the PostgreSQL log tests"
+            );
+            None
+        }
+    }
+}
