@@ -9,6 +9,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use sigil_ctlog::ct::CtError;
+use sigil_ctlog::log::LogError;
+use sigil_ctlog::store::StoreError;
+
 use crate::ca;
 use crate::ca::pop::KeyError;
 use crate::oidc;
@@ -39,6 +43,12 @@ pub enum ApiError {
     /// The CA failed: a bug or a broken key, never the client's fault.
     #[error(transparent)]
     Ca(#[from] ca::Error),
+    /// A CT submission was refused, or the CT log failed.
+    #[error(transparent)]
+    Ct(#[from] CtError),
+    /// A log read or write failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
     /// No such route.
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -57,9 +67,35 @@ impl ApiError {
             ApiError::Token(e) => e.kind(),
             ApiError::Key(_) => "key",
             ApiError::Ca(_) => "ca",
+            ApiError::Ct(CtError::Log(e)) | ApiError::Log(e) => log_kind(e),
+            ApiError::Ct(_) => "ct_submission",
             ApiError::NotFound(_) => "not_found",
             ApiError::Internal(_) => "internal",
         }
+    }
+}
+
+/// A full pool or an unreachable database is an outage the client can wait out (503); stored
+/// data that contradicts itself or a failing key is a bug (500).
+fn log_status(e: &LogError) -> StatusCode {
+    match e {
+        LogError::PoolFull | LogError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        LogError::Store(StoreError::Database(_) | StoreError::Conflict) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        LogError::OutOfRange(_) => StatusCode::BAD_REQUEST,
+        LogError::NotFound => StatusCode::NOT_FOUND,
+        LogError::Sign(_) | LogError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn log_kind(e: &LogError) -> &'static str {
+    match e {
+        LogError::PoolFull => "log_pool_full",
+        LogError::Unavailable(_) | LogError::Store(_) => "log_unavailable",
+        LogError::OutOfRange(_) => "log_out_of_range",
+        LogError::NotFound => "log_not_found",
+        LogError::Sign(_) => "log_sign",
     }
 }
 
@@ -83,6 +119,8 @@ impl ResponseError for ApiError {
                 _ => StatusCode::UNAUTHORIZED,
             },
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Ct(CtError::Log(e)) | ApiError::Log(e) => log_status(e),
+            ApiError::Ct(_) => StatusCode::BAD_REQUEST,
             ApiError::Ca(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

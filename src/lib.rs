@@ -9,6 +9,7 @@ pub mod ca;
 pub mod config;
 pub mod dev_idp;
 pub mod error;
+pub mod issuance;
 pub mod keygen;
 pub mod metrics;
 pub mod oidc;

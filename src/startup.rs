@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpServer, web};
+use sigil_ctlog::ct::CtLog;
+use sigil_ctlog::key::LogKey;
+use sigil_ctlog::log::{LogOptions, Observer};
+use sigil_ctlog::store::Store;
 use url::Url;
 
 use crate::ca::CertificateAuthority;
@@ -33,6 +37,15 @@ pub enum StartupError {
     /// The CA could not be set up.
     #[error(transparent)]
     Ca(#[from] crate::ca::Error),
+    /// The database could not be opened or migrated.
+    #[error("storage.url: {0}")]
+    Store(#[from] sigil_ctlog::store::StoreError),
+    /// A log could not be opened.
+    #[error("CT log: {0}")]
+    Log(#[from] sigil_ctlog::log::LogError),
+    /// A log key could not be loaded.
+    #[error(transparent)]
+    LogKey(#[from] sigil_ctlog::key::KeyError),
     /// Anything else at start-up.
     #[error("{0}")]
     Other(String),
@@ -48,6 +61,8 @@ pub struct AppState {
     pub ca: Arc<CertificateAuthority>,
     /// Token verification and principals.
     pub auth: Authenticator,
+    /// The Certificate Transparency log.
+    pub ct: CtLog,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The dev issuer, only with `--dev`.
@@ -103,6 +118,9 @@ impl Application {
             );
         }
         let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
+        let store = Store::connect(&storage_url(&config)).await?;
+        let ct = open_ct_log(&config, &public_url, &ca, store, &metrics).await?;
+        tokio::spawn(ct.log().clone().run_sequencer());
         let auth = Authenticator::new(
             issuers,
             config.oidc.jwks_cache_ttl,
@@ -123,6 +141,7 @@ impl Application {
             public_url: public_url.clone(),
             ca,
             auth,
+            ct,
             metrics: metrics.clone(),
             dev_idp,
         });
@@ -194,6 +213,70 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The storage URL. In dev mode the keys are ephemeral, so the default database would hold
+/// logs that no later run can continue; dev mode therefore starts from a fresh file unless
+/// `storage.url` is set explicitly.
+fn storage_url(config: &Config) -> String {
+    let default = crate::config::StorageConfig::default().url;
+    if config.dev && config.storage.url == default && config.ct_log.key.is_none() {
+        let path = std::env::temp_dir().join(format!(
+            "sigil-dev-{}-{}.db",
+            std::process::id(),
+            sigil_ctlog::log::now_ms()
+        ));
+        tracing::warn!(path = %path.display(), "DEV MODE: logs live in a throwaway database");
+        return format!("sqlite://{}", path.display());
+    }
+    config.storage.url.clone()
+}
+
+/// `host:port` of the public URL: the default checkpoint origins are built from it.
+pub fn public_host(public_url: &Url) -> String {
+    match (public_url.host_str(), public_url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => public_url.as_str().to_owned(),
+    }
+}
+
+/// Opens the CT log: its key (or an ephemeral one, loudly), its origin, and the CA root as
+/// its accepted root.
+async fn open_ct_log(
+    config: &Config,
+    public_url: &Url,
+    ca: &CertificateAuthority,
+    store: Store,
+    metrics: &Metrics,
+) -> Result<CtLog, StartupError> {
+    let key = match &config.ct_log.key {
+        Some(path) => LogKey::from_pem_file(path, None)?,
+        None => {
+            tracing::warn!("ct_log.key is not set: the CT log key is ephemeral (development only)");
+            LogKey::generate_p256()?
+        }
+    };
+    let origin = config
+        .ct_log
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("{}/ct", public_host(public_url)));
+    let options = LogOptions {
+        interval: config.log.sequence_interval,
+        ..LogOptions::default()
+    };
+    let observer: Arc<dyn Observer> = Arc::new(metrics.clone());
+    Ok(CtLog::open(
+        "ct",
+        store,
+        Arc::new(key),
+        origin,
+        vec![ca.chain().root().clone()],
+        Some(observer),
+        options,
+    )
+    .await?)
 }
 
 /// The issuer file; in dev mode a missing default file just means "only the dev issuer".

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ct;
 pub mod key;
 pub mod log;
 pub mod merkle;

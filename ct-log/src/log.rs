@@ -127,6 +127,8 @@ pub struct Log {
     pool: Mutex<Vec<(PendingEntry, Waiter)>>,
     // Owned by the sequencer task; `None` until loaded.
     edge: tokio::sync::Mutex<Option<Edge>>,
+    // When the sequencer last woke up (ms since the epoch); readiness watches it.
+    last_tick_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -146,13 +148,14 @@ impl Log {
         observer: Option<Arc<dyn Observer>>,
         options: LogOptions,
     ) -> Result<Arc<Log>, LogError> {
+        let timestamp_ms = now_ms();
         let (signature, note) = signer
-            .sign_head(0, &crate::rfc6962::empty_root(), now_ms())
+            .sign_head(0, &crate::rfc6962::empty_root(), timestamp_ms)
             .map_err(LogError::Sign)?;
         let empty = TreeHead {
             size: 0,
             root: crate::rfc6962::empty_root(),
-            timestamp_ms: now_ms(),
+            timestamp_ms,
             signature,
             note,
         };
@@ -165,6 +168,7 @@ impl Log {
             options,
             pool: Mutex::new(Vec::new()),
             edge: tokio::sync::Mutex::new(None),
+            last_tick_ms: std::sync::atomic::AtomicU64::new(0),
         });
         *log.edge.lock().await = Some(log.load_edge().await?);
         Ok(log)
@@ -173,6 +177,11 @@ impl Log {
     /// The log's name (its key in storage).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// When the sequencer last woke up, in ms since the epoch (0 if it never ran).
+    pub fn last_tick_ms(&self) -> u64 {
+        self.last_tick_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Entries waiting to be sequenced.
@@ -206,6 +215,8 @@ impl Log {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            self.last_tick_ms
+                .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
             let batch = match self.pool.lock() {
                 Ok(mut pool) => std::mem::take(&mut *pool),
                 Err(_) => return,

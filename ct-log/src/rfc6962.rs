@@ -74,6 +74,16 @@ pub fn put_prefixed(out: &mut Vec<u8>, width: usize, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// Splits a TLS `opaque<..>` with a `width`-byte length prefix off the front of `input`.
+pub fn take_prefixed(input: &[u8], width: usize) -> Option<(&[u8], &[u8])> {
+    let len = input
+        .get(..width)?
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    let body = input.get(width..width.checked_add(len)?)?;
+    Some((body, &input[width + len..]))
+}
+
 /// `TimestampedEntry` (RFC 6962 §3.4): `timestamp(8) entry_type(2) signed_entry extensions`.
 pub fn timestamped_entry(timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + extensions.len());

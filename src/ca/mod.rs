@@ -1,9 +1,10 @@
 //! The certificate authority: keys, chain, and issuance of short-lived leaves.
 //!
-//! Issuance is `issue(principal, key)`: leaf parameters (the profile) → signature by the CA
-//! key. The next step of the data path, logging a precertificate and embedding its SCT, slots
-//! in between: it signs `params` plus the poison extension first, and the final certificate is
-//! the same `params` plus the SCT list, so both share one TBS apart from that extension.
+//! Issuance is three steps so that the CT log fits between them: `prepare` fixes the leaf
+//! (the profile), `sign_precertificate` signs it with the poison, and `sign_final` signs the
+//! same template with the SCT list. Both extensions are appended last, so the final
+//! certificate's TBS without the SCT list is byte for byte the precertificate's without the
+//! poison: what the SCT signed.
 
 pub mod extensions;
 pub mod generate;
@@ -57,6 +58,17 @@ pub struct IssuedCertificate {
     pub chain_pem: Vec<String>,
     /// Serial number in hex, for audit lines.
     pub serial_hex: String,
+}
+
+/// OID of the precertificate poison extension (RFC 6962 §3.1).
+const POISON_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3];
+/// OID of the embedded SCT list extension (RFC 6962 §3.3).
+const SCT_LIST_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
+
+/// A leaf whose every field is fixed, ready to be signed as precertificate and final.
+pub struct LeafTemplate {
+    params: rcgen::CertificateParams,
+    spki: rcgen::SubjectPublicKeyInfo,
 }
 
 /// The CA: one signing key, its chain, and the leaf lifetime.
@@ -119,17 +131,40 @@ impl CertificateAuthority {
         &self.chain
     }
 
-    /// Issues a leaf for `principal` over `key`. CPU-bound: call it off the async executor.
-    pub fn issue(
-        &self,
-        principal: &Principal,
-        key: &ClientKey,
-    ) -> Result<IssuedCertificate, Error> {
+    /// Fixes everything about a leaf for `principal` over `key`: serial, validity, SAN,
+    /// extensions. The precertificate and the final certificate are both signed from it, so
+    /// their TBS differ only in the one extension each appends.
+    pub fn prepare(&self, principal: &Principal, key: &ClientKey) -> Result<LeafTemplate, Error> {
         let spki = rcgen::SubjectPublicKeyInfo::from_der(key.spki_der())?;
         let params =
             profile::leaf_params(principal, &spki, OffsetDateTime::now_utc(), self.validity)?;
-        let cert = params.signed_by(&spki, &self.issuer)?;
-        let der = cert.der().to_vec();
+        Ok(LeafTemplate { params, spki })
+    }
+
+    /// Signs the precertificate: the template plus the critical CT poison (RFC 6962 §3.1).
+    /// CPU-bound: call it off the async executor.
+    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Vec<u8>, Error> {
+        let mut params = leaf.params.clone();
+        let mut poison = rcgen::CustomExtension::from_oid_content(POISON_OID, vec![0x05, 0x00]);
+        poison.set_criticality(true);
+        params.custom_extensions.push(poison);
+        Ok(params.signed_by(&leaf.spki, &self.issuer)?.der().to_vec())
+    }
+
+    /// Signs the final certificate: the template plus, when given, the embedded SCT list
+    /// extension (`extnValue` contents). CPU-bound: call it off the async executor.
+    pub fn sign_final(
+        &self,
+        leaf: &LeafTemplate,
+        sct_list: Option<Vec<u8>>,
+    ) -> Result<IssuedCertificate, Error> {
+        let mut params = leaf.params.clone();
+        if let Some(list) = sct_list {
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(SCT_LIST_OID, list));
+        }
+        let cert = params.signed_by(&leaf.spki, &self.issuer)?;
         let mut chain_pem = vec![cert.pem().trim_end().to_owned()];
         chain_pem.extend(self.chain.pems().iter().cloned());
         let serial_hex = params
@@ -138,7 +173,7 @@ impl CertificateAuthority {
             .map(|s| hex(s.as_ref()))
             .unwrap_or_default();
         Ok(IssuedCertificate {
-            der,
+            der: cert.der().to_vec(),
             chain_pem,
             serial_hex,
         })
@@ -161,7 +196,7 @@ impl CertificateAuthority {
             )],
             issuer_type: "email".into(),
         };
-        let issued = self.issue(&principal, &key)?;
+        let issued = self.sign_final(&self.prepare(&principal, &key)?, None)?;
         let leaf = X509::from_der(&issued.der)?;
         if leaf.issuer_name().to_der()? != self.chain.issuing().subject_name().to_der()? {
             return Err(Error::SelfTest(

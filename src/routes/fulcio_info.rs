@@ -1,6 +1,8 @@
 //! Fulcio's read-only endpoints: trust bundle, root certificate, configuration.
 
 use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::startup::AppState;
@@ -75,5 +77,18 @@ pub async fn configuration(state: web::Data<AppState>) -> HttpResponse {
             ),
         })
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "issuers": issuers }))
+    // Beside Fulcio's `issuers`: the CT log that certificates are logged to, so an operator
+    // can pin its ID (SHA-256 of the key's SubjectPublicKeyInfo) before trusting it.
+    let key = state.ct.key();
+    let ct_log = serde_json::json!({
+        "baseUrl": format!("{}/ct", state.public_url.as_str().trim_end_matches('/')),
+        "origin": state.ct.origin(),
+        "logId": STANDARD.encode(key.log_id()),
+        "publicKey": STANDARD.encode(key.spki_der()),
+        "sct": match state.config.ct_log.sct {
+            crate::config::SctMode::Embedded => "embedded",
+            crate::config::SctMode::Detached => "detached",
+        },
+    });
+    HttpResponse::Ok().json(serde_json::json!({ "issuers": issuers, "ctLog": ct_log }))
 }

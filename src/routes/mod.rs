@@ -1,6 +1,7 @@
 //! HTTP handlers and the route table. Handlers parse requests into typed values, call the
 //! domain code, and shape responses; they hold no SQL and no crypto.
 
+pub mod ct;
 mod fulcio_info;
 mod health;
 mod signing_cert;

@@ -3,15 +3,17 @@
 //! Both follow Fulcio's order: authenticate the token, then parse the key, then check the
 //! proof of possession, then issue. An invalid token therefore fails before any key error.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use super::ct::add_chain_response;
 use super::{bearer_token, decode_base64, parse_json, read_body};
 use crate::ca::IssuedCertificate;
 use crate::ca::pop::{self, ClientKey};
 use crate::error::ApiError;
+use crate::issuance::{self, Issued};
 use crate::oidc::{Principal, SubjectAltName};
 use crate::startup::AppState;
 
@@ -81,12 +83,17 @@ struct ChainHolder<'a> {
     chain: Chain<'a>,
 }
 
-/// Fulcio v2 `SigningCertificate`. Until the CT log is plugged in there is no SCT, and
-/// Fulcio's answer without a CT log is the detached form without `signedCertificateTimestamp`.
+/// Fulcio v2 `SigningCertificate`: the embedded form, or the detached form whose
+/// `signedCertificateTimestamp` is base64 of the JSON `AddChainResponse`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SigningCertificate<'a> {
-    signed_certificate_detached_sct: ChainHolder<'a>,
+enum SigningCertificate<'a> {
+    SignedCertificateEmbeddedSct(ChainHolder<'a>),
+    SignedCertificateDetachedSct {
+        chain: Chain<'a>,
+        #[serde(rename = "signedCertificateTimestamp")]
+        signed_certificate_timestamp: String,
+    },
 }
 
 /// `POST /api/v2/signingCert`.
@@ -135,11 +142,14 @@ pub async fn create_v2(
         None => bearer_token(&req).ok_or(ApiError::MissingToken)?,
     };
     let issued = issue(&state, token, proof).await?;
-    Ok(HttpResponse::Ok().json(SigningCertificate {
-        signed_certificate_detached_sct: ChainHolder {
-            chain: Chain {
-                certificates: &issued.chain_pem,
-            },
+    let chain = Chain {
+        certificates: &issued.certificate.chain_pem,
+    };
+    Ok(HttpResponse::Ok().json(match &issued.detached_sct {
+        None => SigningCertificate::SignedCertificateEmbeddedSct(ChainHolder { chain }),
+        Some(sct) => SigningCertificate::SignedCertificateDetachedSct {
+            chain,
+            signed_certificate_timestamp: STANDARD.encode(add_chain_response(sct).to_string()),
         },
     }))
 }
@@ -180,17 +190,17 @@ pub async fn create_v1(
     };
     let token = bearer_token(&req).ok_or(ApiError::MissingToken)?;
     let issued = issue(&state, token, proof).await?;
-    Ok(HttpResponse::Created()
-        .content_type("application/pem-certificate-chain")
-        .body(issued.chain_pem.join("\n") + "\n"))
+    let mut response = HttpResponse::Created();
+    response.content_type("application/pem-certificate-chain");
+    // Fulcio's legacy API carries a detached SCT in this header, and none when embedded.
+    if let Some(sct) = &issued.detached_sct {
+        response.insert_header(("SCT", STANDARD.encode(add_chain_response(sct).to_string())));
+    }
+    Ok(response.body(issued.certificate.chain_pem.join("\n") + "\n"))
 }
 
 /// The shared data path: token → principal → key and proof → certificate.
-async fn issue(
-    state: &AppState,
-    token: &str,
-    proof: KeyProof,
-) -> Result<IssuedCertificate, ApiError> {
+async fn issue(state: &AppState, token: &str, proof: KeyProof) -> Result<Issued, ApiError> {
     let principal = state.auth.authenticate(token).await?;
     let key = match proof {
         KeyProof::Csr(csr) => pop::key_from_csr(&csr)?,
@@ -200,19 +210,13 @@ async fn issue(
             key
         }
     };
-    let ca = Arc::clone(&state.ca);
-    let principal = Arc::new(principal);
-    let for_signing = Arc::clone(&principal);
-    // Signing is CPU work; keep it off the async workers.
-    let issued = web::block(move || ca.issue(&for_signing, &key))
-        .await
-        .map_err(|e| ApiError::Internal(format!("signing task: {e}")))??;
+    let issued = issuance::issue(state, &principal, &key).await?;
     state
         .metrics
         .certificates_issued
         .with_label_values(&[&principal.issuer_type])
         .inc();
-    audit(&principal, &issued);
+    audit(&principal, &issued.certificate);
     Ok(issued)
 }
 

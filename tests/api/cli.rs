@@ -159,7 +159,7 @@ async fn environment_overrides_the_config_file() {
         .json()
         .await
         .unwrap();
-    let leaf = answer["signedCertificateDetachedSct"]["chain"]["certificates"][0]
+    let leaf = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
         .as_str()
         .unwrap();
     let leaf = openssl::x509::X509::from_pem(leaf.as_bytes()).unwrap();

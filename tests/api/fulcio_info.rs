@@ -137,8 +137,8 @@ async fn dev_mode_issues_certificates_for_dev_issuer_tokens_through_discovery() 
         .unwrap()
         .to_owned();
     let key = p256();
-    assert_profile(
-        &chain_of(&app.sign_csr(&token, &csr(&key)).await),
+    app.assert_issued(
+        &app.sign_csr(&token, &csr(&key)).await,
         &Expected {
             san: San::Email("erin@example.com"),
             issuer: &issuer,

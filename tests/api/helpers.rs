@@ -350,6 +350,8 @@ ci-issuer-metadata:
 /// The real sigil server on port 0.
 pub struct TestApp {
     pub address: String,
+    /// DER SubjectPublicKeyInfo of the server's CT log key, from /api/v2/configuration.
+    pub ct_log_spki: Vec<u8>,
     pub client: reqwest::Client,
     pub issuer: TestIssuer,
     _dir: tempfile::TempDir,
@@ -383,6 +385,17 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Checks a leaf chain against the profile and its embedded SCT against this log's key.
+    pub fn assert_chain(&self, chain: &[String], expected: &Expected<'_>) {
+        assert_profile(chain, expected);
+        verify_embedded_sct(chain, &self.ct_log_spki);
+    }
+
+    /// [`TestApp::assert_chain`] on the chain of a v2 answer.
+    pub fn assert_issued(&self, answer: &Answer, expected: &Expected<'_>) {
+        self.assert_chain(&chain_of(answer), expected);
+    }
+
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
@@ -400,9 +413,22 @@ impl TestApp {
         let app = Application::build(config).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::new();
+        let config: Value = client
+            .get(format!("{address}/api/v2/configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ct_log_spki = STANDARD
+            .decode(config["ctLog"]["publicKey"].as_str().unwrap())
+            .unwrap();
         TestApp {
+            ct_log_spki,
             address,
-            client: reqwest::Client::new(),
+            client,
             issuer,
             _dir: dir,
         }
@@ -667,6 +693,18 @@ pub fn assert_profile(chain: &[String], expected: &Expected<'_>) {
                 );
             }
             ParsedExtension::BasicConstraints(_) => panic!("a Fulcio leaf has no BasicConstraints"),
+            ParsedExtension::SCT(scts) => {
+                assert!(!ext.critical, "the SCT list is non-critical");
+                assert_eq!(
+                    scts.len(),
+                    1,
+                    "exactly one embedded SCT (sigstore-python requires it)"
+                );
+                assert!(
+                    scts[0].extensions.0.is_empty(),
+                    "SCT extensions must be empty for older sigstore-python"
+                );
+            }
             _ => assert!(oid.starts_with(FULCIO_ARC), "unexpected extension {oid}"),
         }
         if oid.starts_with(FULCIO_ARC) {
@@ -749,4 +787,70 @@ pub fn openssl_verify(chain: &[String]) {
 
 pub fn spki(key: &PKey<Private>) -> Vec<u8> {
     key.public_key_to_der().unwrap()
+}
+
+/// Verifies the single embedded SCT of `chain[0]`, issued by `chain[1]`, with the log key:
+/// the signed data is rebuilt from the final certificate (its TBS without the SCT list, by the
+/// `x509-cert` crate), as RFC 6962 §3.2 and sigstore-python define it.
+pub fn verify_embedded_sct(chain: &[String], log_spki: &[u8]) -> u64 {
+    use der::{Decode, Encode};
+    let leaf = openssl::x509::X509::from_pem(chain[0].as_bytes())
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let issuer = openssl::x509::X509::from_pem(chain[1].as_bytes()).unwrap();
+    let cert = x509_cert::Certificate::from_der(&leaf).unwrap();
+    let mut tbs = cert.tbs_certificate;
+    let sct_oid = der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+    let extensions = tbs.extensions.as_mut().unwrap();
+    let ext = extensions
+        .iter()
+        .find(|e| e.extn_id == sct_oid)
+        .expect("an SCT list")
+        .clone();
+    extensions.retain(|e| e.extn_id != sct_oid);
+    let tbs = tbs.to_der().unwrap();
+    // extnValue holds a DER OCTET STRING holding the TLS SignedCertificateTimestampList.
+    let list = der::asn1::OctetString::from_der(ext.extn_value.as_bytes())
+        .unwrap()
+        .into_bytes();
+    let sct = &list[4..];
+    assert_eq!(
+        u16::from_be_bytes([list[0], list[1]]) as usize,
+        list.len() - 2
+    );
+    assert_eq!(
+        u16::from_be_bytes([list[2], list[3]]) as usize,
+        sct.len(),
+        "one SCT"
+    );
+    assert_eq!(sct[0], 0, "SCT v1");
+    assert_eq!(
+        &sct[1..33],
+        &openssl::sha::sha256(log_spki)[..],
+        "log ID = SHA-256 of the log key"
+    );
+    let timestamp = &sct[33..41];
+    assert_eq!(&sct[41..43], &[0, 0], "no SCT extensions");
+    assert_eq!(&sct[43..45], &[4, 3], "SHA-256 with ECDSA");
+    let sig_len = u16::from_be_bytes([sct[45], sct[46]]) as usize;
+    let signature = &sct[47..47 + sig_len];
+    assert_eq!(47 + sig_len, sct.len());
+
+    let issuer_key_hash =
+        openssl::sha::sha256(&issuer.public_key().unwrap().public_key_to_der().unwrap());
+    let mut signed = vec![0u8, 0];
+    signed.extend_from_slice(timestamp);
+    signed.extend_from_slice(&[0, 1]);
+    signed.extend_from_slice(&issuer_key_hash);
+    signed.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
+    signed.extend_from_slice(&tbs);
+    signed.extend_from_slice(&[0, 0]);
+    let key = PKey::public_key_from_der(log_spki).unwrap();
+    let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key).unwrap();
+    assert!(
+        verifier.verify_oneshot(signature, &signed).unwrap(),
+        "the embedded SCT verifies"
+    );
+    u64::from_be_bytes(timestamp.try_into().unwrap())
 }

@@ -43,8 +43,8 @@ async fn email_issuer_certifies_the_verified_email_in_both_request_forms() {
             "csr" => app.sign_csr(&token, &csr(&key)).await,
             _ => app.sign_pop(&token, &key, "alice@example.com").await,
         };
-        assert_profile(
-            &chain_of(&answer),
+        app.assert_issued(
+            &answer,
             &Expected {
                 san: San::Email("alice@example.com"),
                 issuer: &issuer,
@@ -63,8 +63,8 @@ async fn issuer_claim_replaces_iss_in_the_issuer_extensions() {
         json!({"sub": "s", "email": "bob@example.com", "email_verified": "true", "federated_claims": {"connector_id": "https://github.com/login/oauth"}}),
     );
     let key = p256();
-    assert_profile(
-        &chain_of(&app.sign_csr(&token, &csr(&key)).await),
+    app.assert_issued(
+        &app.sign_csr(&token, &csr(&key)).await,
         &Expected {
             san: San::Email("bob@example.com"),
             issuer: "https://github.com/login/oauth",
@@ -82,8 +82,8 @@ async fn skip_email_verification_accepts_tokens_without_email_verified() {
         json!({"sub": "s", "email": "carol@example.com"}),
     );
     let key = p256();
-    assert_profile(
-        &chain_of(&app.sign_csr(&token, &csr(&key)).await),
+    app.assert_issued(
+        &app.sign_csr(&token, &csr(&key)).await,
         &Expected {
             san: San::Email("carol@example.com"),
             issuer: &app.issuer.url("email-skip"),
@@ -128,8 +128,8 @@ async fn uri_username_kubernetes_and_spiffe_issuers_certify_their_subjects() {
         let key = p256();
         // The proof of possession of every non-email issuer signs `sub`.
         let answer = app.sign_pop(&token, &key, sub).await;
-        assert_profile(
-            &chain_of(&answer),
+        app.assert_issued(
+            &answer,
             &Expected {
                 san,
                 issuer: &app.issuer.url(name),
@@ -146,8 +146,8 @@ async fn meta_issuer_wildcard_matches_one_path_segment() {
     let name = "clusters/c-42/oidc";
     let token = app.issuer.token(name, json!({"sub": "system:serviceaccount:a:b", "kubernetes.io": {"namespace": "a", "serviceaccount": {"name": "b"}}}));
     let key = p256();
-    assert_profile(
-        &chain_of(&app.sign_csr(&token, &csr(&key)).await),
+    app.assert_issued(
+        &app.sign_csr(&token, &csr(&key)).await,
         &Expected {
             san: San::Uri("https://kubernetes.io/namespaces/a/serviceaccounts/b"),
             issuer: &app.issuer.url(name),
@@ -168,8 +168,8 @@ async fn github_workflow_tokens_get_every_fulcio_ci_extension() {
     let token = app.issuer.token("github", github_claims());
     let key = p256();
     let wf = "https://github.com/octo/app/.github/workflows/release.yml@refs/heads/main";
-    assert_profile(
-        &chain_of(&app.sign_csr(&token, &csr(&key)).await),
+    app.assert_issued(
+        &app.sign_csr(&token, &csr(&key)).await,
         &Expected {
             san: San::Uri(wf),
             issuer: &app.issuer.url("github"),
@@ -217,11 +217,9 @@ async fn gitlab_and_buildkite_tokens_use_the_builtin_templates() {
     });
     let key = p256();
     let ci = "https://gitlab.com/grp/proj//.gitlab-ci.yml@refs/tags/v1.0";
-    assert_profile(
-        &chain_of(
-            &app.sign_csr(&app.issuer.token("gitlab", gitlab), &csr(&key))
-                .await,
-        ),
+    app.assert_issued(
+        &app.sign_csr(&app.issuer.token("gitlab", gitlab), &csr(&key))
+            .await,
         &Expected {
             san: San::Uri(ci),
             issuer: &app.issuer.url("gitlab"),
@@ -249,11 +247,9 @@ async fn gitlab_and_buildkite_tokens_use_the_builtin_templates() {
         "sub": "organization:acme:pipeline:web", "organization_slug": "acme", "pipeline_slug": "web", "build_number": 12,
         "job_id": "j-1", "runner_environment": "self-hosted", "build_commit": "bc", "build_source": "webhook",
     });
-    assert_profile(
-        &chain_of(
-            &app.sign_csr(&app.issuer.token("buildkite", buildkite), &csr(&key))
-                .await,
-        ),
+    app.assert_issued(
+        &app.sign_csr(&app.issuer.token("buildkite", buildkite), &csr(&key))
+            .await,
         &Expected {
             san: San::Uri("https://buildkite.com/acme/web"),
             issuer: &app.issuer.url("buildkite"),
@@ -274,11 +270,9 @@ async fn ci_provider_templates_render_claims_defaults_index_and_conditionals() {
     let app = TestApp::spawn().await;
     let claims = json!({"sub": "job-1", "project": "proj", "ci.example.com/pipeline": "p9", "runner": "hosted", "event": "tag"});
     let key = p256();
-    assert_profile(
-        &chain_of(
-            &app.sign_csr(&app.issuer.token("custom", claims), &csr(&key))
-                .await,
-        ),
+    app.assert_issued(
+        &app.sign_csr(&app.issuer.token("custom", claims), &csr(&key))
+            .await,
         &Expected {
             san: San::Uri("https://ci.example.com/proj"),
             issuer: &app.issuer.url("custom"),
@@ -320,8 +314,8 @@ async fn every_allowed_client_key_type_is_certified() {
             app.sign_pop(&token, &key, "keys@example.com").await,
         ] {
             assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-            assert_profile(
-                &chain_of(&answer),
+            app.assert_issued(
+                &answer,
                 &Expected {
                     san: San::Email("keys@example.com"),
                     issuer: &app.issuer.url("email"),
@@ -384,7 +378,7 @@ async fn legacy_v1_api_answers_201_with_a_pem_chain() {
                     .to_owned()
             })
             .collect();
-        assert_profile(
+        app.assert_chain(
             &chain,
             &Expected {
                 san: San::Email("dave@example.com"),

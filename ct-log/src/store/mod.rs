@@ -162,6 +162,22 @@ impl Store {
         }
     }
 
+    /// Records certificates that logged chains reference, keyed by SHA-256 of their DER.
+    pub async fn put_issuers(&self, certs: &[(Hash, Vec<u8>)]) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::put_issuers(pool, certs).await,
+            Store::Postgres(pool) => postgres::put_issuers(pool, certs).await,
+        }
+    }
+
+    /// The DER of the issuer with this fingerprint.
+    pub async fn issuer(&self, fingerprint: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::issuer(pool, fingerprint).await,
+            Store::Postgres(pool) => postgres::issuer(pool, fingerprint).await,
+        }
+    }
+
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {

@@ -184,3 +184,28 @@ pub(super) async fn index_of(
         .await?;
     Ok(row.get::<Option<i64>, _>(0).map(|i| i as u64))
 }
+
+pub(super) async fn put_issuers(
+    pool: &SqlitePool,
+    certs: &[(Hash, Vec<u8>)],
+) -> Result<(), StoreError> {
+    for (fingerprint, der) in certs {
+        sqlx::query("INSERT INTO issuers (fingerprint, der) VALUES (?, ?) ON CONFLICT (fingerprint) DO NOTHING")
+            .bind(&fingerprint[..])
+            .bind(der)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn issuer(
+    pool: &SqlitePool,
+    fingerprint: &Hash,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let row = sqlx::query("SELECT der FROM issuers WHERE fingerprint = ?")
+        .bind(&fingerprint[..])
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}

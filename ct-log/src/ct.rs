@@ -1,0 +1,455 @@
+//! A Certificate Transparency log (RFC 6962 write and read paths, Static CT read path) on the
+//! log engine.
+//!
+//! Submissions are validated (the chain verifies up to an accepted root; the poison is present
+//! on precertificates and absent otherwise), turned into a `MerkleTreeLeaf`, signed as an SCT
+//! with empty extensions (older sigstore-python rejects any extension), and returned only once
+//! the entry is durable. Any EKU is accepted: Fulcio's leaves are code-signing certificates.
+
+use std::sync::Arc;
+
+use der::{Decode, Encode};
+use openssl::x509::{X509, X509VerifyResult};
+use x509_parser::prelude::FromDer;
+
+use crate::key::LogKey;
+use crate::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry, now_ms};
+use crate::note::{self, Checkpoint, NoteSignature, TYPE_RFC6962_STH};
+use crate::rfc6962::{
+    self, Hash, SignedEntry, merkle_tree_leaf, precert_chain_entry, sha256,
+    tree_head_signature_input, x509_chain_entry,
+};
+use crate::store::{Store, TreeHead};
+
+/// OID of the precertificate poison extension, 1.3.6.1.4.1.11129.2.4.3.
+pub const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
+/// OID of the Precertificate Signing Certificate EKU, 1.3.6.1.4.1.11129.2.4.4.
+const PRECERT_SIGNING_EKU: &str = "1.3.6.1.4.1.11129.2.4.4";
+/// Largest chain accepted.
+const MAX_CHAIN: usize = 10;
+
+/// Why a submission was refused. Every variant but `Log` is the submitter's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CtError {
+    /// The chain is malformed or does not verify.
+    #[error("invalid chain: {0}")]
+    InvalidChain(String),
+    /// The chain does not end at an accepted root.
+    #[error("the chain does not lead to a root this log accepts")]
+    UnknownRoot,
+    /// A precertificate where a certificate belongs, or the reverse.
+    #[error("{0}")]
+    WrongEntryType(&'static str),
+    /// The log could not take the entry.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// An SCT together with the index its entry received.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// The signed certificate timestamp.
+    pub sct: rfc6962::Sct,
+    /// The entry's index.
+    pub index: u64,
+}
+
+/// Signs CT tree heads: an RFC 6962 STH signature, and the static-ct-api checkpoint whose only
+/// signature is that STH as note signature type 0x05.
+struct SthSigner {
+    key: Arc<LogKey>,
+    origin: String,
+}
+
+impl HeadSigner for SthSigner {
+    fn sign_head(
+        &self,
+        size: u64,
+        root: &Hash,
+        timestamp_ms: u64,
+    ) -> Result<(Vec<u8>, String), String> {
+        let signature = self
+            .key
+            .digitally_sign(&tree_head_signature_input(timestamp_ms, size, root))
+            .map_err(|e| e.to_string())?;
+        let mut note_sig = timestamp_ms.to_be_bytes().to_vec();
+        note_sig.extend_from_slice(&signature);
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: *root,
+        };
+        let note = note::format(
+            &checkpoint.body(),
+            &[NoteSignature {
+                name: self.origin.clone(),
+                key_id: note::key_id(&self.origin, TYPE_RFC6962_STH, self.key.log_id()),
+                signature: note_sig,
+            }],
+        );
+        Ok((signature, note))
+    }
+}
+
+/// A CT log: its engine, key, origin and accepted roots.
+pub struct CtLog {
+    log: Arc<Log>,
+    key: Arc<LogKey>,
+    origin: String,
+    roots: Vec<X509>,
+}
+
+impl CtLog {
+    /// Opens the CT log stored under `name`.
+    pub async fn open(
+        name: &str,
+        store: Store,
+        key: Arc<LogKey>,
+        origin: String,
+        roots: Vec<X509>,
+        observer: Option<Arc<dyn Observer>>,
+        options: LogOptions,
+    ) -> Result<CtLog, LogError> {
+        let signer = Arc::new(SthSigner {
+            key: key.clone(),
+            origin: origin.clone(),
+        });
+        let log = Log::open(name, store, signer, observer, options).await?;
+        // A log must never be continued under another key: its history would stop verifying.
+        let head = log.head().await?;
+        let input = tree_head_signature_input(head.timestamp_ms, head.size, &head.root);
+        if !crate::key::verify_digitally_signed(key.spki_der(), &input, &head.signature) {
+            return Err(LogError::Sign(format!(
+                "the stored tree head of log `{name}` was signed by a different key; use the \
+                 original key or another storage location"
+            )));
+        }
+        Ok(CtLog {
+            log,
+            key,
+            origin,
+            roots,
+        })
+    }
+
+    /// The engine, for the sequencer task and the read path.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// The log key.
+    pub fn key(&self) -> &LogKey {
+        &self.key
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The accepted roots.
+    pub fn roots(&self) -> &[X509] {
+        &self.roots
+    }
+
+    /// RFC 6962 `add-chain`: a final certificate and its chain (root optional).
+    pub async fn add_chain(&self, chain: &[Vec<u8>]) -> Result<Logged, CtError> {
+        let certs = self.validate(chain)?;
+        if has_poison(&chain[0])? {
+            return Err(CtError::WrongEntryType(
+                "add-chain takes final certificates; this one has the precertificate poison (use add-pre-chain)",
+            ));
+        }
+        let entry = SignedEntry::X509(chain[0].clone());
+        let rest = certs
+            .iter()
+            .skip(1)
+            .map(|c| c.to_der())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(openssl_err)?;
+        self.log_entry(entry, x509_chain_entry(&rest), &rest).await
+    }
+
+    /// RFC 6962 `add-pre-chain`: a precertificate (with the poison) and its chain.
+    pub async fn add_pre_chain(&self, chain: &[Vec<u8>]) -> Result<Logged, CtError> {
+        let certs = self.validate(chain)?;
+        self.log_precert(&chain[0], &certs[1..]).await
+    }
+
+    /// Logs a precertificate issued by this process's own CA, whose chain it built itself.
+    pub async fn add_own_precert(&self, precert: &[u8], chain: &[X509]) -> Result<Logged, CtError> {
+        self.log_precert(precert, chain).await
+    }
+
+    /// Logs a final certificate issued by this process's own CA (detached-SCT mode).
+    pub async fn add_own_certificate(
+        &self,
+        cert: &[u8],
+        chain: &[X509],
+    ) -> Result<Logged, CtError> {
+        let rest = chain
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(openssl_err)?;
+        self.log_entry(
+            SignedEntry::X509(cert.to_vec()),
+            x509_chain_entry(&rest),
+            &rest,
+        )
+        .await
+    }
+
+    async fn log_precert(&self, precert: &[u8], issuers: &[X509]) -> Result<Logged, CtError> {
+        if !has_poison(precert)? {
+            return Err(CtError::WrongEntryType(
+                "add-pre-chain takes precertificates; this one lacks the critical poison extension",
+            ));
+        }
+        let issuer = issuers
+            .first()
+            .ok_or_else(|| CtError::InvalidChain("a precertificate needs its issuer".into()))?;
+        if has_eku(&issuer.to_der().map_err(openssl_err)?, PRECERT_SIGNING_EKU)? {
+            return Err(CtError::InvalidChain(
+                "precertificates from a Precertificate Signing Certificate are not accepted".into(),
+            ));
+        }
+        let spki = issuer
+            .public_key()
+            .and_then(|k| k.public_key_to_der())
+            .map_err(openssl_err)?;
+        let entry = SignedEntry::Precert {
+            issuer_key_hash: sha256(&spki),
+            tbs: tbs_without_poison(precert)?,
+        };
+        let rest = issuers
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(openssl_err)?;
+        self.log_entry(entry, precert_chain_entry(precert, &rest), &rest)
+            .await
+    }
+
+    async fn log_entry(
+        &self,
+        entry: SignedEntry,
+        extra: Vec<u8>,
+        issuers: &[Vec<u8>],
+    ) -> Result<Logged, CtError> {
+        let timestamp_ms = now_ms();
+        let leaf = merkle_tree_leaf(timestamp_ms, &entry, &[]);
+        // The SCT signs exactly the MerkleTreeLeaf bytes (see rfc6962::merkle_tree_leaf).
+        let signature = self
+            .key
+            .digitally_sign(&leaf)
+            .map_err(|e| LogError::Sign(e.to_string()))?;
+        // Issuers first, so every fingerprint a data tile names is served once it is visible.
+        let issuers: Vec<(Hash, Vec<u8>)> =
+            issuers.iter().map(|d| (sha256(d), d.clone())).collect();
+        self.log
+            .store()
+            .put_issuers(&issuers)
+            .await
+            .map_err(LogError::from)?;
+        let sequenced = self
+            .log
+            .submit(PendingEntry {
+                leaf_input: leaf,
+                extra,
+                timestamp_ms,
+            })
+            .await?;
+        Ok(Logged {
+            sct: rfc6962::Sct {
+                log_id: *self.key.log_id(),
+                timestamp_ms,
+                extensions: Vec::new(),
+                signature,
+            },
+            index: sequenced.index,
+        })
+    }
+
+    /// Parses `chain`, checks every link's signature, and appends the accepted root if the
+    /// chain stops below it.
+    fn validate(&self, chain: &[Vec<u8>]) -> Result<Vec<X509>, CtError> {
+        if chain.is_empty() || chain.len() > MAX_CHAIN {
+            return Err(CtError::InvalidChain(format!(
+                "a chain has 1 to {MAX_CHAIN} certificates"
+            )));
+        }
+        let mut certs = chain
+            .iter()
+            .enumerate()
+            .map(|(i, der)| {
+                X509::from_der(der)
+                    .map_err(|_| CtError::InvalidChain(format!("certificate {i} is not DER X.509")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..certs.len() - 1 {
+            if !signed_by(&certs[i], &certs[i + 1]) {
+                return Err(CtError::InvalidChain(format!(
+                    "certificate {i} is not signed by certificate {}",
+                    i + 1
+                )));
+            }
+        }
+        let last = certs.last().expect("checked non-empty");
+        let last_der = last.to_der().map_err(openssl_err)?;
+        let is_root = self
+            .roots
+            .iter()
+            .any(|r| r.to_der().map(|d| d == last_der).unwrap_or(false));
+        if !is_root {
+            let root = self
+                .roots
+                .iter()
+                .find(|r| signed_by(last, r))
+                .ok_or(CtError::UnknownRoot)?;
+            certs.push(root.clone());
+        }
+        Ok(certs)
+    }
+
+    /// The latest durable tree head.
+    pub async fn head(&self) -> Result<TreeHead, LogError> {
+        self.log.head().await
+    }
+
+    /// The issuer certificate with this SHA-256 fingerprint.
+    pub async fn issuer(&self, fingerprint: &Hash) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.log.store().issuer(fingerprint).await?)
+    }
+
+    /// A static-ct-api data tile: the `TileLeaf`s of entries `[256·index, 256·index + width)`.
+    pub async fn data_tile(
+        &self,
+        index: u64,
+        width: Option<usize>,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        let width = width.unwrap_or(crate::tile::WIDTH as usize) as u64;
+        let start = index * crate::tile::WIDTH;
+        if self.head().await?.size < start + width {
+            return Ok(None);
+        }
+        let entries = self.log.entries(start, start + width).await?;
+        let mut out = Vec::new();
+        for e in &entries {
+            out.extend_from_slice(&tile_leaf(&e.leaf_input, &e.extra).ok_or_else(|| {
+                LogError::Store(crate::store::StoreError::Corrupt(format!(
+                    "entry {} is not a CT leaf",
+                    e.index
+                )))
+            })?);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// static-ct-api `TileLeaf`: the TimestampedEntry, the precertificate (for precert entries),
+/// and the SHA-256 fingerprints of the chain.
+fn tile_leaf(leaf_input: &[u8], extra: &[u8]) -> Option<Vec<u8>> {
+    let timestamped = leaf_input.get(2..)?;
+    let entry_type = u16::from_be_bytes([*timestamped.get(8)?, *timestamped.get(9)?]);
+    let mut out = timestamped.to_vec();
+    let chain_bytes = if entry_type == 1 {
+        let (precert, rest) = rfc6962::take_prefixed(extra, 3)?;
+        rfc6962::put_prefixed(&mut out, 3, precert);
+        rest
+    } else {
+        extra
+    };
+    let (list, rest) = rfc6962::take_prefixed(chain_bytes, 3)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let mut fingerprints = Vec::new();
+    let mut list = list;
+    while !list.is_empty() {
+        let (cert, next) = rfc6962::take_prefixed(list, 3)?;
+        fingerprints.extend_from_slice(&sha256(cert));
+        list = next;
+    }
+    rfc6962::put_prefixed(&mut out, 2, &fingerprints);
+    Some(out)
+}
+
+fn openssl_err(e: openssl::error::ErrorStack) -> CtError {
+    CtError::InvalidChain(e.to_string())
+}
+
+fn signed_by(cert: &X509, issuer: &X509) -> bool {
+    issuer.issued(cert) == X509VerifyResult::OK
+        && issuer
+            .public_key()
+            .and_then(|k| cert.verify(&k))
+            .unwrap_or(false)
+}
+
+fn parse(der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>, CtError> {
+    x509_parser::certificate::X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|e| CtError::InvalidChain(format!("cannot parse certificate: {e}")))
+}
+
+/// Whether the certificate carries the poison, which must then be critical.
+fn has_poison(der: &[u8]) -> Result<bool, CtError> {
+    let cert = parse(der)?;
+    let poisons: Vec<_> = cert
+        .extensions()
+        .iter()
+        .filter(|e| e.oid.to_id_string() == POISON_OID)
+        .collect();
+    match poisons.as_slice() {
+        [] => Ok(false),
+        [p] if p.critical && p.value == [0x05, 0x00] => Ok(true),
+        [_] => Err(CtError::InvalidChain(
+            "the poison extension must be critical and NULL".into(),
+        )),
+        _ => Err(CtError::InvalidChain(
+            "more than one poison extension".into(),
+        )),
+    }
+}
+
+fn has_eku(der: &[u8], oid: &str) -> Result<bool, CtError> {
+    let cert = parse(der)?;
+    Ok(cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|eku| eku.value.other.iter().any(|o| o.to_id_string() == oid)))
+}
+
+/// The precertificate's TBSCertificate with the poison extension removed and every other byte
+/// kept (RFC 6962 §3.2), re-encoded by the `der` crate.
+pub fn tbs_without_poison(precert: &[u8]) -> Result<Vec<u8>, CtError> {
+    let bad = |what: &str| CtError::InvalidChain(format!("precertificate: {what}"));
+    let cert = x509_cert::Certificate::from_der(precert).map_err(|e| bad(&e.to_string()))?;
+    let mut tbs = cert.tbs_certificate;
+    // A DER decoder that re-encodes a different TBS would make the SCT cover other bytes than
+    // the certificate; refuse such input instead.
+    let original = tbs.to_der().map_err(|e| bad(&e.to_string()))?;
+    if !contains(precert, &original) {
+        return Err(bad("its TBSCertificate is not in canonical DER"));
+    }
+    let poison = der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+    let extensions = tbs
+        .extensions
+        .as_mut()
+        .ok_or_else(|| bad("no extensions"))?;
+    let before = extensions.len();
+    extensions.retain(|e| e.extn_id != poison);
+    if extensions.len() + 1 != before {
+        return Err(bad("exactly one poison extension is required"));
+    }
+    if extensions.is_empty() {
+        tbs.extensions = None;
+    }
+    tbs.to_der().map_err(|e| bad(&e.to_string()))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

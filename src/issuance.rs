@@ -1,0 +1,83 @@
+//! One issuance, end to end: a principal and a proven key in, a logged certificate out.
+//!
+//! Embedded mode (the default, what sigstore-python needs): prepare the leaf → sign the
+//! precertificate → append it to the CT log in-process and wait until it is durable → sign
+//! the final certificate with the SCT list. Detached mode: sign the final certificate, log it,
+//! and return the SCT beside it. If the log cannot take the entry, no certificate leaves.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use sigil_ctlog::rfc6962::{Sct, sct_list_extension_value};
+
+use crate::ca::IssuedCertificate;
+use crate::ca::pop::ClientKey;
+use crate::config::SctMode;
+use crate::error::ApiError;
+use crate::oidc::Principal;
+use crate::startup::AppState;
+
+/// A certificate and, in detached mode, its SCT.
+pub struct Issued {
+    /// The certificate and its chain.
+    pub certificate: IssuedCertificate,
+    /// The SCT when it is not embedded.
+    pub detached_sct: Option<Sct>,
+}
+
+/// Issues and logs a certificate for `principal` over `key`.
+pub async fn issue(
+    state: &AppState,
+    principal: &Principal,
+    key: &ClientKey,
+) -> Result<Issued, ApiError> {
+    let leaf = Arc::new(state.ca.prepare(principal, key)?);
+    let chain = state.ca.chain().certs();
+    match state.config.ct_log.sct {
+        SctMode::Embedded => {
+            let precert =
+                blocking(&state.ca, &leaf, |ca, leaf| ca.sign_precertificate(leaf)).await?;
+            let logged = state.ct.add_own_precert(&precert, chain).await?;
+            let list = sct_list_extension_value(&[logged.sct]);
+            let certificate = blocking(&state.ca, &leaf, move |ca, leaf| {
+                ca.sign_final(leaf, Some(list))
+            })
+            .await?;
+            Ok(Issued {
+                certificate,
+                detached_sct: None,
+            })
+        }
+        SctMode::Detached => {
+            let certificate =
+                blocking(&state.ca, &leaf, |ca, leaf| ca.sign_final(leaf, None)).await?;
+            let logged = state
+                .ct
+                .add_own_certificate(&certificate.der, chain)
+                .await?;
+            Ok(Issued {
+                certificate,
+                detached_sct: Some(logged.sct),
+            })
+        }
+    }
+}
+
+/// Runs a CA signature on the blocking pool: signing is CPU work and must not stall the
+/// async workers.
+async fn blocking<T: Send + 'static>(
+    ca: &Arc<crate::ca::CertificateAuthority>,
+    leaf: &Arc<crate::ca::LeafTemplate>,
+    f: impl FnOnce(
+        &crate::ca::CertificateAuthority,
+        &crate::ca::LeafTemplate,
+    ) -> Result<T, crate::ca::Error>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let (ca, leaf) = (ca.clone(), leaf.clone());
+    web::block(move || f(&ca, &leaf))
+        .await
+        .map_err(|e| ApiError::Internal(format!("signing task: {e}")))?
+        .map_err(ApiError::from)
+}
