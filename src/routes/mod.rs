@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/rootCert", web::get().to(fulcio_info::root_cert))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(health::metrics));
+    .route("/metrics", web::get().to(health::metrics))
+    .configure(ct::configure);
 }
 
 /// The answer for any path or method that is not routed.

@@ -792,7 +792,8 @@ pub fn spki(key: &PKey<Private>) -> Vec<u8> {
 /// Verifies the single embedded SCT of `chain[0]`, issued by `chain[1]`, with the log key:
 /// the signed data is rebuilt from the final certificate (its TBS without the SCT list, by the
 /// `x509-cert` crate), as RFC 6962 §3.2 and sigstore-python define it.
-pub fn verify_embedded_sct(chain: &[String], log_spki: &[u8]) -> u64 {
+/// Returns the SCT's timestamp and the signed bytes, which are the entry's MerkleTreeLeaf.
+pub fn verify_embedded_sct(chain: &[String], log_spki: &[u8]) -> (u64, Vec<u8>) {
     use der::{Decode, Encode};
     let leaf = openssl::x509::X509::from_pem(chain[0].as_bytes())
         .unwrap()
@@ -852,5 +853,5 @@ pub fn verify_embedded_sct(chain: &[String], log_spki: &[u8]) -> u64 {
         verifier.verify_oneshot(signature, &signed).unwrap(),
         "the embedded SCT verifies"
     );
-    u64::from_be_bytes(timestamp.try_into().unwrap())
+    (u64::from_be_bytes(timestamp.try_into().unwrap()), signed)
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 mod cli;
+mod ct;
 mod fulcio_info;
 mod helpers;
 mod oidc;
