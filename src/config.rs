@@ -316,6 +316,17 @@ impl Default for LogConfig {
     }
 }
 
+/// The environment variables that are configuration: `SIGIL_<SECTION>__<KEY>`. Other
+/// `SIGIL_` variables (`SIGIL_IDENTITY_TOKEN`, `SIGIL_TEST_DATABASE_URL`) belong to other
+/// parts of sigil and must not be mistaken for unknown keys.
+fn config_variables(vars: impl Iterator<Item = (String, String)>) -> config::Map<String, String> {
+    vars.filter(|(name, _)| {
+        name.strip_prefix("SIGIL_")
+            .is_some_and(|rest| rest.contains("__"))
+    })
+    .collect()
+}
+
 impl Config {
     /// Loads the configuration: defaults, then `file` if given, then `SIGIL_` variables.
     pub fn load(file: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
@@ -327,7 +338,8 @@ impl Config {
             config::Environment::with_prefix("SIGIL")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(config_variables(std::env::vars()))),
         );
         let mut config: Config = builder.build()?.try_deserialize()?;
         config.dev = dev;
@@ -452,6 +464,22 @@ mod tests {
             .try_deserialize()
             .unwrap();
         assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn only_section_key_variables_are_configuration() {
+        let vars = [
+            ("SIGIL_SERVER__LISTEN", "127.0.0.1:0"),
+            ("SIGIL_IDENTITY_TOKEN", "a.b.c"),
+            ("SIGIL_TEST_DATABASE_URL", "postgres://x"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let kept = config_variables(vars.into_iter());
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            vec!["SIGIL_SERVER__LISTEN"]
+        );
     }
 
     #[test]

@@ -855,3 +855,97 @@ pub fn verify_embedded_sct(chain: &[String], log_spki: &[u8]) -> (u64, Vec<u8>) 
     );
     (u64::from_be_bytes(timestamp.try_into().unwrap()), signed)
 }
+
+// Independent RFC 6962 / RFC 9162 checks, written here so they share no code with sigil-ctlog.
+
+pub type Hash = [u8; 32];
+
+pub fn sha256(parts: &[&[u8]]) -> Hash {
+    let mut h = openssl::sha::Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finish()
+}
+
+pub fn node(l: &Hash, r: &Hash) -> Hash {
+    sha256(&[&[1], l, r])
+}
+
+/// RFC 6962 MTH by its definition; independent of sigil-ctlog.
+pub fn mth(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => sha256(&[]),
+        1 => leaves[0],
+        n => {
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            node(&mth(&leaves[..k]), &mth(&leaves[k..]))
+        }
+    }
+}
+
+/// RFC 9162 §2.1.3.2, transcribed; independent of sigil-ctlog.
+pub fn inclusion_ok(index: u64, size: u64, leaf: Hash, proof: &[Hash], root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut f, mut s, mut r) = (index, size - 1, leaf);
+    for p in proof {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            r = node(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            r = node(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && r == *root
+}
+
+/// RFC 9162 §2.1.4.2, transcribed; independent of sigil-ctlog.
+pub fn consistency_ok(m: u64, n: u64, proof: &[Hash], r1: &Hash, r2: &Hash) -> bool {
+    if m == n {
+        return proof.is_empty() && r1 == r2;
+    }
+    if m == 0 {
+        return proof.is_empty();
+    }
+    if proof.is_empty() {
+        return false;
+    }
+    let mut path = proof.to_vec();
+    if m.is_power_of_two() {
+        path.insert(0, *r1);
+    }
+    let (mut f, mut s) = (m - 1, n - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            fr = node(c, &fr);
+            sr = node(c, &sr);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            sr = node(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && fr == *r1 && sr == *r2
+}

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 mod cli;
+mod crash;
 mod ct;
 mod fulcio_info;
 mod helpers;
+mod monitor;
 mod oidc;
 mod rejections;
 mod signing_cert;

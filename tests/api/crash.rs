@@ -1,0 +1,446 @@
+//! Nothing acknowledged is lost: `kill -9` of `sigil serve` in the middle of a burst of
+//! issuance, on SQLite and on PostgreSQL; and two processes sharing one PostgreSQL build one
+//! tree. Every check uses the independent verifiers of `helpers`, over HTTP only.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
+
+/// A `sigil serve` process with a file CA and a persistent CT key, killed (SIGKILL) on drop.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(keys: &Path, storage_url: &str) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(SIGIL)
+            .args(["serve", "--dev"])
+            .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("SIGIL_OIDC__ISSUERS", keys.join("none.yaml"))
+            .env("SIGIL_CA__BACKEND", "file")
+            .env("SIGIL_CA__CHAIN", keys.join("chain.pem"))
+            .env("SIGIL_CA__KEY", keys.join("intermediate.key.pem"))
+            .env("SIGIL_CT_LOG__KEY", keys.join("ct-log.key.pem"))
+            .env("SIGIL_STORAGE__URL", storage_url)
+            .env("SIGIL_LOG__SEQUENCE_INTERVAL", "20ms")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(keys.join(format!("serve-{port}.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/readyz", server.address))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "sigil did not become ready:\n{}",
+                std::fs::read_to_string(keys.join(format!("serve-{port}.log"))).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    async fn token(&self, client: &reqwest::Client, email: &str) -> String {
+        let body: Value = client
+            .get(format!("{}/dev/oidc/token?email={email}", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["id_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn sth(&self, client: &reqwest::Client) -> Option<(u64, Hash)> {
+        sth_at(client, &self.address).await
+    }
+}
+
+/// The tree size and root of the STH at `address`, if it answers.
+async fn sth_at(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> {
+    let sth: Value = client
+        .get(format!("{address}/ct/v1/get-sth"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some((
+        sth["tree_size"].as_u64()?,
+        STANDARD
+            .decode(sth["sha256_root_hash"].as_str()?)
+            .ok()?
+            .try_into()
+            .ok()?,
+    ))
+}
+
+/// Issues certificates from `workers` concurrent clients until `stop`; returns every chain that
+/// was acknowledged with a 200.
+async fn burst(server: &Server, workers: usize, stop: Arc<Mutex<bool>>) -> Vec<Vec<String>> {
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (address, acked, stop) = (server.address.clone(), acked.clone(), stop.clone());
+        let client = reqwest::Client::new();
+        let token = server.token(&client, &format!("w{w}@example.com")).await;
+        tasks.push(tokio::spawn(async move {
+            while !*stop.lock().unwrap() {
+                let body =
+                    serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
+                let Ok(response) = client
+                    .post(format!("{address}/api/v2/signingCert"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if response.status() != 200 {
+                    continue;
+                }
+                // Only a complete answer counts as acknowledged.
+                if let Ok(answer) = response.json::<Value>().await {
+                    let chain = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_owned())
+                        .collect();
+                    acked.lock().unwrap().push(chain);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    Arc::try_unwrap(acked).unwrap().into_inner().unwrap()
+}
+
+/// Proves that every acknowledged chain's entry is in the server's tree, that the tree is
+/// consistent with `before`, and that no leaf appears twice. Returns the tree size.
+async fn check_everything_acknowledged_is_logged(
+    server: &Server,
+    ct_spki: &[u8],
+    acked: &[Vec<String>],
+    before: Option<(u64, Hash)>,
+) -> u64 {
+    let client = reqwest::Client::new();
+    let (size, root) = server.sth(&client).await.unwrap();
+    for chain in acked {
+        let leaf = verify_embedded_sct(chain, ct_spki).1;
+        let hash = sha256(&[&[0], &leaf]);
+        let url = format!(
+            "{}/ct/v1/get-proof-by-hash?tree_size={size}&hash={}",
+            server.address,
+            STANDARD
+                .encode(hash)
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        );
+        let proof: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+        let path: Vec<Hash> = proof["audit_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                STANDARD
+                    .decode(h.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            inclusion_ok(
+                proof["leaf_index"].as_u64().unwrap(),
+                size,
+                hash,
+                &path,
+                &root
+            ),
+            "acknowledged entry missing: {proof}"
+        );
+    }
+    if let Some((old_size, old_root)) = before {
+        let proof: Value = client
+            .get(format!(
+                "{}/ct/v1/get-sth-consistency?first={old_size}&second={size}",
+                server.address
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let path: Vec<Hash> = proof["consistency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                STANDARD
+                    .decode(h.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            consistency_ok(old_size, size, &path, &old_root, &root),
+            "the tree after the crash extends the tree before it"
+        );
+    }
+    let mut leaves = BTreeSet::new();
+    let mut start = 0;
+    while start < size {
+        let page: Value = client
+            .get(format!(
+                "{}/ct/v1/get-entries?start={start}&end={}",
+                server.address,
+                start + 999
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for e in page["entries"].as_array().unwrap() {
+            assert!(
+                leaves.insert(e["leaf_input"].as_str().unwrap().to_owned()),
+                "an entry appears twice"
+            );
+            start += 1;
+        }
+    }
+    assert_eq!(leaves.len() as u64, size);
+    size
+}
+
+fn generate_keys(dir: &Path) -> PathBuf {
+    let keys = dir.join("keys");
+    let out = Command::new(SIGIL)
+        .args(["keys", "generate", "--out"])
+        .arg(&keys)
+        .args(["--key-type", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    keys
+}
+
+fn ct_spki(keys: &Path) -> Vec<u8> {
+    let pem = std::fs::read(keys.join("ct-log.key.pem")).unwrap();
+    openssl::pkey::PKey::private_key_from_pem(&pem)
+        .unwrap()
+        .public_key_to_der()
+        .unwrap()
+}
+
+async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
+    let spki = ct_spki(keys);
+    let server = Server::start(keys, storage_url).await;
+    let stop = Arc::new(Mutex::new(false));
+    let last_sth = Arc::new(Mutex::new(None));
+    // Watch STHs during the burst: the last one seen before the kill must be extended later.
+    let watcher = {
+        let (address, last_sth, stop) = (server.address.clone(), last_sth.clone(), stop.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while !*stop.lock().unwrap() {
+                if let Some(sth) = sth_at(&client, &address).await {
+                    *last_sth.lock().unwrap() = Some(sth);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let killer = {
+        let (stop, pid) = (stop.clone(), server.child.id());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            // kill -9, mid-burst: no shutdown hook, no flush.
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            *stop.lock().unwrap() = true;
+        })
+    };
+    let acked = burst(&server, 8, stop.clone()).await;
+    killer.await.unwrap();
+    watcher.await.unwrap();
+    drop(server);
+    let before = *last_sth.lock().unwrap();
+    assert!(
+        acked.len() >= 10,
+        "the burst acknowledged only {} certificates",
+        acked.len()
+    );
+
+    let restarted = Server::start(keys, storage_url).await;
+    let size = check_everything_acknowledged_is_logged(&restarted, &spki, &acked, before).await;
+    println!(
+        "crash test on {}: {} certificates acknowledged before kill -9, all {} found after restart in a tree of {size}; consistent with the last STH seen ({:?})",
+        storage_url.split(':').next().unwrap_or_default(),
+        acked.len(),
+        acked.len(),
+        before.map(|b| b.0)
+    );
+    // The restarted log keeps issuing on the same tree.
+    let client = reqwest::Client::new();
+    let token = restarted.token(&client, "after@example.com").await;
+    let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
+    assert_eq!(
+        client
+            .post(format!("{}/api/v2/signingCert", restarted.address))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_issuance_loses_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    kill_during_burst_then_recover(
+        &format!("sqlite://{}", dir.path().join("sigil.db").display()),
+        &keys,
+    )
+    .await;
+}
+
+/// A fresh database on the test server, so that logs of earlier runs (and their keys) never
+/// meet this run's.
+fn fresh_postgres_database() -> Option<String> {
+    let url = match std::env::var("SIGIL_TEST_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but SIGIL_TEST_DATABASE_URL is unset")
+        }
+        Err(_) => {
+            eprintln!("notice: SIGIL_TEST_DATABASE_URL is unset; skipping a PostgreSQL test");
+            return None;
+        }
+    };
+    let name = format!(
+        "sigil_test_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let out = Command::new("psql")
+        .arg(&url)
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (base, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_issuance_loses_nothing_on_postgres() {
+    let Some(url) = fresh_postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    kill_during_burst_then_recover(&url, &keys).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_build_one_tree() {
+    let Some(url) = fresh_postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    let (a, b) = (
+        Server::start(&keys, &url).await,
+        Server::start(&keys, &url).await,
+    );
+    let stop = Arc::new(Mutex::new(false));
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            *stop.lock().unwrap() = true;
+        })
+    };
+    let (acked_a, acked_b) = tokio::join!(burst(&a, 4, stop.clone()), burst(&b, 4, stop.clone()));
+    stopper.await.unwrap();
+    assert!(
+        !acked_a.is_empty() && !acked_b.is_empty(),
+        "both replicas accepted writes"
+    );
+    let acked: Vec<Vec<String>> = acked_a.iter().chain(acked_b.iter()).cloned().collect();
+    let spki = ct_spki(&keys);
+    let size = check_everything_acknowledged_is_logged(&a, &spki, &acked, None).await;
+    assert_eq!(
+        size as usize,
+        acked.len(),
+        "exactly the acknowledged entries, each once"
+    );
+    let client = reqwest::Client::new();
+    assert_eq!(
+        a.sth(&client).await,
+        b.sth(&client).await,
+        "both replicas serve the same tree"
+    );
+    println!(
+        "replicas: {} + {} certificates acknowledged, one tree of {size}",
+        acked_a.len(),
+        acked_b.len()
+    );
+}
