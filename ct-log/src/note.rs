@@ -156,7 +156,7 @@ mod tests {
             key_id: [1, 2, 3, 4],
             signature: vec![9; 10],
         };
-        let note = format(&cp.body(), &[sig.clone()]);
+        let note = format(&cp.body(), std::slice::from_ref(&sig));
         assert!(note.starts_with("example.com/ct\n20852163\nBwcH"));
         assert!(note.contains("\n\n\u{2014} example.com/ct AQIDBAkJ"));
         let (body, sigs) = parse(&note).unwrap();

@@ -4,6 +4,9 @@
 //! PostgreSQL runs against `SIGIL_TEST_DATABASE_URL`. Without it the PostgreSQL half is
 //! skipped with a notice, except under `CI=true`, where a missing database fails the run.
 
+// Test code: a failed unwrap is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! The RFC 6962 reference tree: roots, inclusion and consistency proofs from files.
 
+// Test code: a failed unwrap is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 
 use serde_json::Value;

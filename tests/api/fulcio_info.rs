@@ -103,6 +103,11 @@ async fn health_readiness_and_metrics() {
         r#"sigil_oidc_jwks_fetches_total{result="ok"} 2"#,
         r#"sigil_http_request_duration_seconds_count{method="POST",route="/api/v2/signingCert",status="200"} 1"#,
         r#"sigil_build_info{version=""#,
+        r#"sigil_log_entries_appended_total{log="ct"} 1"#,
+        r#"sigil_log_tree_size{log="ct"} 1"#,
+        r#"sigil_log_batch_size_count{log="ct"} 1"#,
+        r#"sigil_log_sequencing_seconds_count{log="ct"} 1"#,
+        r#"sigil_log_pool_depth{log="ct"} 0"#,
         "process_resident_memory_bytes",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");

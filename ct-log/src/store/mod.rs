@@ -189,7 +189,7 @@ impl Store {
 }
 
 fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(
             "a tile is not a whole number of hashes".into(),
         ));
