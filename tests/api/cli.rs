@@ -2,66 +2,15 @@
 //! the file CA backend.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use crate::helpers::*;
 
 const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
 
-/// A `sigil serve` child process, killed when dropped.
-struct Served {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `sigil serve` with `args` and `env`, and waits until /healthz answers.
-async fn serve(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Served {
-    let port = free_port();
-    let mut command = Command::new(SIGIL);
-    command
-        .arg("serve")
-        .args(args)
-        .current_dir(dir)
-        .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("SIGIL_OIDC__ISSUERS", dir.join("no-issuer-file.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let served = Served {
-        child: command.spawn().unwrap(),
-        address: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{}/healthz", served.address)).await {
-            if r.status() == 200 {
-                return served;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sigil serve did not become healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Starts `sigil serve` with `args` and `env` in `dir`.
+async fn serve(args: &[&str], env: &[(&str, &str)], dir: &Path) -> SigilProcess {
+    SigilProcess::start(args, env, dir).await
 }
 
 /// Runs `sigil serve` expecting it to refuse to start.

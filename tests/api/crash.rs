@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,75 +16,32 @@ use crate::helpers::*;
 
 const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
 
-/// A `sigil serve` process with a file CA and a persistent CT key, killed (SIGKILL) on drop.
-struct Server {
-    child: Child,
-    address: String,
+/// `sigil serve --dev` with a file CA and a persistent CT key on `storage_url`.
+async fn start(keys: &Path, storage_url: &str) -> SigilProcess {
+    let path = |name: &str| keys.join(name).display().to_string();
+    let env = [
+        ("SIGIL_CA__BACKEND", "file".to_owned()),
+        ("SIGIL_CA__CHAIN", path("chain.pem")),
+        ("SIGIL_CA__KEY", path("intermediate.key.pem")),
+        ("SIGIL_CT_LOG__KEY", path("ct-log.key.pem")),
+        ("SIGIL_STORAGE__URL", storage_url.to_owned()),
+        ("SIGIL_LOG__SEQUENCE_INTERVAL", "20ms".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    SigilProcess::start(&["--dev"], &env, keys).await
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn start(keys: &Path, storage_url: &str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(SIGIL)
-            .args(["serve", "--dev"])
-            .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("SIGIL_OIDC__ISSUERS", keys.join("none.yaml"))
-            .env("SIGIL_CA__BACKEND", "file")
-            .env("SIGIL_CA__CHAIN", keys.join("chain.pem"))
-            .env("SIGIL_CA__KEY", keys.join("intermediate.key.pem"))
-            .env("SIGIL_CT_LOG__KEY", keys.join("ct-log.key.pem"))
-            .env("SIGIL_STORAGE__URL", storage_url)
-            .env("SIGIL_LOG__SEQUENCE_INTERVAL", "20ms")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(keys.join(format!("serve-{port}.log"))).unwrap())
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/readyz", server.address))
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "sigil did not become ready:\n{}",
-                std::fs::read_to_string(keys.join(format!("serve-{port}.log"))).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
-    }
-
-    async fn token(&self, client: &reqwest::Client, email: &str) -> String {
-        let body: Value = client
-            .get(format!("{}/dev/oidc/token?email={email}", self.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["id_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn sth(&self, client: &reqwest::Client) -> Option<(u64, Hash)> {
-        sth_at(client, &self.address).await
-    }
+/// A dev-issuer token from the server at `address`.
+async fn token(client: &reqwest::Client, address: &str, email: &str) -> String {
+    let body: Value = client
+        .get(format!("{address}/dev/oidc/token?email={email}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["id_token"].as_str().unwrap().to_owned()
 }
 
 /// The tree size and root of the STH at `address`, if it answers.
@@ -109,13 +66,13 @@ async fn sth_at(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> 
 
 /// Issues certificates from `workers` concurrent clients until `stop`; returns every chain that
 /// was acknowledged with a 200.
-async fn burst(server: &Server, workers: usize, stop: Arc<Mutex<bool>>) -> Vec<Vec<String>> {
+async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) -> Vec<Vec<String>> {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for w in 0..workers {
         let (address, acked, stop) = (server.address.clone(), acked.clone(), stop.clone());
         let client = reqwest::Client::new();
-        let token = server.token(&client, &format!("w{w}@example.com")).await;
+        let token = token(&client, &server.address, &format!("w{w}@example.com")).await;
         tasks.push(tokio::spawn(async move {
             while !*stop.lock().unwrap() {
                 let body =
@@ -154,38 +111,23 @@ async fn burst(server: &Server, workers: usize, stop: Arc<Mutex<bool>>) -> Vec<V
 /// Proves that every acknowledged chain's entry is in the server's tree, that the tree is
 /// consistent with `before`, and that no leaf appears twice. Returns the tree size.
 async fn check_everything_acknowledged_is_logged(
-    server: &Server,
+    server: &SigilProcess,
     ct_spki: &[u8],
     acked: &[Vec<String>],
     before: Option<(u64, Hash)>,
 ) -> u64 {
     let client = reqwest::Client::new();
-    let (size, root) = server.sth(&client).await.unwrap();
+    let (size, root) = sth_at(&client, &server.address).await.unwrap();
     for chain in acked {
         let leaf = verify_embedded_sct(chain, ct_spki).1;
         let hash = sha256(&[&[0], &leaf]);
         let url = format!(
             "{}/ct/v1/get-proof-by-hash?tree_size={size}&hash={}",
             server.address,
-            STANDARD
-                .encode(hash)
-                .replace('+', "%2B")
-                .replace('/', "%2F")
-                .replace('=', "%3D")
+            urlencode(&STANDARD.encode(hash))
         );
         let proof: Value = client.get(url).send().await.unwrap().json().await.unwrap();
-        let path: Vec<Hash> = proof["audit_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                STANDARD
-                    .decode(h.as_str().unwrap())
-                    .unwrap()
-                    .try_into()
-                    .unwrap()
-            })
-            .collect();
+        let path = hashes(&proof["audit_path"]);
         assert!(
             inclusion_ok(
                 proof["leaf_index"].as_u64().unwrap(),
@@ -209,18 +151,7 @@ async fn check_everything_acknowledged_is_logged(
             .json()
             .await
             .unwrap();
-        let path: Vec<Hash> = proof["consistency"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                STANDARD
-                    .decode(h.as_str().unwrap())
-                    .unwrap()
-                    .try_into()
-                    .unwrap()
-            })
-            .collect();
+        let path = hashes(&proof["consistency"]);
         assert!(
             consistency_ok(old_size, size, &path, &old_root, &root),
             "the tree after the crash extends the tree before it"
@@ -275,7 +206,7 @@ fn ct_spki(keys: &Path) -> Vec<u8> {
 
 async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     let spki = ct_spki(keys);
-    let server = Server::start(keys, storage_url).await;
+    let server = start(keys, storage_url).await;
     let stop = Arc::new(Mutex::new(false));
     let last_sth = Arc::new(Mutex::new(None));
     // Watch STHs during the burst: the last one seen before the kill must be extended later.
@@ -312,7 +243,7 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
         acked.len()
     );
 
-    let restarted = Server::start(keys, storage_url).await;
+    let restarted = start(keys, storage_url).await;
     let size = check_everything_acknowledged_is_logged(&restarted, &spki, &acked, before).await;
     println!(
         "crash test on {}: {} certificates acknowledged before kill -9, all {} found after restart in a tree of {size}; consistent with the last STH seen ({:?})",
@@ -323,7 +254,7 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     );
     // The restarted log keeps issuing on the same tree.
     let client = reqwest::Client::new();
-    let token = restarted.token(&client, "after@example.com").await;
+    let token = token(&client, &restarted.address, "after@example.com").await;
     let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
     assert_eq!(
         client
@@ -406,10 +337,7 @@ async fn two_processes_on_one_postgres_build_one_tree() {
     };
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
-    let (a, b) = (
-        Server::start(&keys, &url).await,
-        Server::start(&keys, &url).await,
-    );
+    let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
     let stop = Arc::new(Mutex::new(false));
     let stopper = {
         let stop = stop.clone();
@@ -434,8 +362,8 @@ async fn two_processes_on_one_postgres_build_one_tree() {
     );
     let client = reqwest::Client::new();
     assert_eq!(
-        a.sth(&client).await,
-        b.sth(&client).await,
+        sth_at(&client, &a.address).await,
+        sth_at(&client, &b.address).await,
         "both replicas serve the same tree"
     );
     println!(

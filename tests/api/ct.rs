@@ -10,18 +10,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn b64hash(v: &Value) -> Hash {
-    STANDARD
-        .decode(v.as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap()
-}
-
-fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array().unwrap().iter().map(b64hash).collect()
-}
-
 fn verify_sha256(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let key = openssl::pkey::PKey::public_key_from_der(spki).unwrap();
     let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
@@ -34,6 +22,24 @@ fn digitally_signed(ds: &[u8]) -> &[u8] {
     let len = u16::from_be_bytes([ds[2], ds[3]]) as usize;
     assert_eq!(ds.len(), 4 + len);
     &ds[4..]
+}
+
+/// Checks an `AddChainResponse` SCT for an x509 entry over `cert` (RFC 6962 §3.2).
+fn assert_x509_sct(sct: &Value, cert: &[u8], log_spki: &[u8]) {
+    assert_eq!(sct["sct_version"], 0);
+    assert_eq!(sct["id"], STANDARD.encode(openssl::sha::sha256(log_spki)));
+    assert_eq!(sct["extensions"], "");
+    let mut signed = vec![0u8, 0];
+    signed.extend_from_slice(&sct["timestamp"].as_u64().unwrap().to_be_bytes());
+    signed.extend_from_slice(&[0, 0]);
+    signed.extend_from_slice(&(cert.len() as u32).to_be_bytes()[1..]);
+    signed.extend_from_slice(cert);
+    signed.extend_from_slice(&[0, 0]);
+    let ds = STANDARD.decode(sct["signature"].as_str().unwrap()).unwrap();
+    assert!(
+        verify_sha256(log_spki, &signed, digitally_signed(&ds)),
+        "the SCT verifies"
+    );
 }
 
 /// An STH from get-sth, with its signature checked against the log key.
@@ -151,12 +157,6 @@ async fn embedded_sct_verifies_as_sigstore_python_does_and_its_entry_is_included
         &hashes(&proof["audit_path"]),
         &sth.root
     ));
-}
-
-fn urlencode(s: &str) -> String {
-    s.replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D")
 }
 
 /// `python3` if it can import `cryptography`; under CI=true its absence fails the run.
@@ -357,25 +357,7 @@ async fn add_chain_and_add_pre_chain_accept_valid_chains_and_refuse_the_rest() {
     ] {
         let sct = app.post_json("/ct/v1/add-chain", &body, None).await;
         assert_eq!(sct.status, 200, "{}", sct.text);
-        let sct = sct.json();
-        assert_eq!(sct["sct_version"], 0);
-        assert_eq!(
-            sct["id"],
-            STANDARD.encode(openssl::sha::sha256(&app.ct_log_spki))
-        );
-        assert_eq!(sct["extensions"], "");
-        let mut signed = vec![0u8, 0];
-        signed.extend_from_slice(&sct["timestamp"].as_u64().unwrap().to_be_bytes());
-        signed.extend_from_slice(&[0, 0]);
-        signed.extend_from_slice(&(leaf.len() as u32).to_be_bytes()[1..]);
-        signed.extend_from_slice(&leaf);
-        signed.extend_from_slice(&[0, 0]);
-        let ds = STANDARD.decode(sct["signature"].as_str().unwrap()).unwrap();
-        assert!(verify_sha256(
-            &app.ct_log_spki,
-            &signed,
-            digitally_signed(&ds)
-        ));
+        assert_x509_sct(&sct.json(), &leaf, &app.ct_log_spki);
     }
     // The precertificate of an issued certificate, as the log stored it.
     let size = get_sth(&app).await.size;
@@ -596,19 +578,7 @@ async fn detached_mode_returns_the_sct_beside_the_certificate() {
             .unwrap(),
     )
     .unwrap();
-    let der = leaf.to_der().unwrap();
-    let mut signed = vec![0u8, 0];
-    signed.extend_from_slice(&sct["timestamp"].as_u64().unwrap().to_be_bytes());
-    signed.extend_from_slice(&[0, 0]);
-    signed.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
-    signed.extend_from_slice(&der);
-    signed.extend_from_slice(&[0, 0]);
-    let ds = STANDARD.decode(sct["signature"].as_str().unwrap()).unwrap();
-    assert!(verify_sha256(
-        &app.ct_log_spki,
-        &signed,
-        digitally_signed(&ds)
-    ));
+    assert_x509_sct(&sct, &leaf.to_der().unwrap(), &app.ct_log_spki);
     // The legacy API carries it in the SCT header.
     let v1 = app
         .post_json(

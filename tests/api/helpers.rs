@@ -949,3 +949,80 @@ pub fn consistency_ok(m: u64, n: u64, proof: &[Hash], r1: &Hash, r2: &Hash) -> b
     }
     s == 0 && fr == *r1 && sr == *r2
 }
+
+/// A `sigil serve` child process on a free port, killed (SIGKILL) when dropped. Its stderr goes
+/// to `serve-<port>.log` in `dir`, and is shown if it never becomes ready.
+pub struct SigilProcess {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+impl Drop for SigilProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SigilProcess {
+    /// Runs `sigil serve ARGS` in `dir` with `env` (plus a free listen port and, unless set, no
+    /// issuer file) and waits until `/readyz` answers 200.
+    pub async fn start(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> SigilProcess {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.join(format!("serve-{port}.log"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"));
+        command
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("SIGIL_OIDC__ISSUERS", dir.join("no-issuer-file.yaml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let process = SigilProcess {
+            child: command.spawn().unwrap(),
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while reqwest::get(format!("{}/readyz", process.address))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sigil serve did not become ready:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        process
+    }
+}
+
+pub fn b64hash(v: &Value) -> Hash {
+    STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// A JSON array of base64 hashes (an audit path or consistency proof).
+pub fn hashes(v: &Value) -> Vec<Hash> {
+    v.as_array().unwrap().iter().map(b64hash).collect()
+}
+
+/// Standard base64 made safe for a query string.
+pub fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
