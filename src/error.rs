@@ -16,6 +16,7 @@ use sigil_ctlog::store::StoreError;
 use crate::ca;
 use crate::ca::pop::KeyError;
 use crate::oidc;
+use crate::rekor::RekorError;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: u32 = 5;
@@ -49,6 +50,9 @@ pub enum ApiError {
     /// A log read or write failed.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// A Rekor entry was refused, is a duplicate, or the log failed.
+    #[error(transparent)]
+    Rekor(#[from] RekorError),
     /// No such route.
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -69,6 +73,9 @@ impl ApiError {
             ApiError::Ca(_) => "ca",
             ApiError::Ct(CtError::Log(e)) | ApiError::Log(e) => log_kind(e),
             ApiError::Ct(_) => "ct_submission",
+            ApiError::Rekor(RekorError::Log(e)) => log_kind(e),
+            ApiError::Rekor(RekorError::Entry(_)) => "rekor_entry",
+            ApiError::Rekor(RekorError::Duplicate { .. }) => "rekor_duplicate",
             ApiError::NotFound(_) => "not_found",
             ApiError::Internal(_) => "internal",
         }
@@ -121,6 +128,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Ct(CtError::Log(e)) | ApiError::Log(e) => log_status(e),
             ApiError::Ct(_) => StatusCode::BAD_REQUEST,
+            ApiError::Rekor(RekorError::Log(e)) => log_status(e),
+            ApiError::Rekor(RekorError::Entry(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Rekor(RekorError::Duplicate { .. }) => StatusCode::CONFLICT,
             ApiError::Ca(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +145,10 @@ impl ResponseError for ApiError {
             self.to_string()
         };
         let mut response = HttpResponse::build(status);
+        // Rekor answers a duplicate with the existing entry's location.
+        if let ApiError::Rekor(RekorError::Duplicate { uuid, .. }) = self {
+            response.insert_header(("Location", format!("/api/v1/log/entries/{uuid}")));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
         }

@@ -13,6 +13,8 @@ pub mod issuance;
 pub mod keygen;
 pub mod metrics;
 pub mod oidc;
+pub mod rekor;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod trust;

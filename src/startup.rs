@@ -10,6 +10,8 @@ use sigil_ctlog::ct::CtLog;
 use sigil_ctlog::key::LogKey;
 use sigil_ctlog::log::{LogOptions, Observer};
 use sigil_ctlog::store::Store;
+
+use crate::rekor::RekorLog;
 use url::Url;
 
 use crate::ca::CertificateAuthority;
@@ -63,10 +65,14 @@ pub struct AppState {
     pub auth: Authenticator,
     /// The Certificate Transparency log.
     pub ct: CtLog,
+    /// The Rekor-compatible signature log.
+    pub rekor: RekorLog,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The dev issuer, only with `--dev`.
     pub dev_idp: Option<DevIdp>,
+    /// The trust documents, built once from the above.
+    pub trust: crate::trust::TrustDocuments,
 }
 
 /// A bound, not yet running server.
@@ -119,8 +125,10 @@ impl Application {
         }
         let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
         let store = Store::connect(&storage_url(&config)).await?;
-        let ct = open_ct_log(&config, &public_url, &ca, store, &metrics).await?;
+        let ct = open_ct_log(&config, &public_url, &ca, store.clone(), &metrics).await?;
         tokio::spawn(ct.log().clone().run_sequencer());
+        let rekor = open_rekor_log(&config, &public_url, &ca, store, &metrics).await?;
+        tokio::spawn(rekor.log().clone().run_sequencer());
         let auth = Authenticator::new(
             issuers,
             config.oidc.jwks_cache_ttl,
@@ -136,15 +144,19 @@ impl Application {
         );
 
         let dev = config.dev;
-        let state = web::Data::new(AppState {
+        let mut state = AppState {
             config,
             public_url: public_url.clone(),
             ca,
             auth,
             ct,
+            rekor,
             metrics: metrics.clone(),
             dev_idp,
-        });
+            trust: crate::trust::TrustDocuments::empty(),
+        };
+        state.trust = crate::trust::TrustDocuments::build(&state).map_err(StartupError::Other)?;
+        let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             App::new()
@@ -220,7 +232,8 @@ impl Application {
 /// `storage.url` is set explicitly.
 fn storage_url(config: &Config) -> String {
     let default = crate::config::StorageConfig::default().url;
-    if config.dev && config.storage.url == default && config.ct_log.key.is_none() {
+    let ephemeral_log_key = config.ct_log.key.is_none() || config.rekor.key.is_none();
+    if config.dev && config.storage.url == default && ephemeral_log_key {
         let path = std::env::temp_dir().join(format!(
             "sigil-dev-{}-{}.db",
             std::process::id(),
@@ -241,6 +254,52 @@ pub fn public_host(public_url: &Url) -> String {
     }
 }
 
+/// A log key from its file, or an ephemeral one, loudly.
+fn log_key(path: Option<&std::path::Path>, key_name: &str) -> Result<Arc<LogKey>, StartupError> {
+    Ok(Arc::new(match path {
+        Some(path) => LogKey::from_pem_file(path, None)?,
+        None => {
+            tracing::warn!("{key_name} is not set: this log key is ephemeral (development only)");
+            LogKey::generate_p256()?
+        }
+    }))
+}
+
+fn log_options(config: &Config) -> LogOptions {
+    LogOptions {
+        interval: config.log.sequence_interval,
+        ..LogOptions::default()
+    }
+}
+
+/// Opens the Rekor-compatible log: its key, its origin (`{host:port}` by default, which
+/// sigstore-js requires to appear in the log's `baseUrl`), admitting this CA's certificates.
+async fn open_rekor_log(
+    config: &Config,
+    public_url: &Url,
+    ca: &CertificateAuthority,
+    store: Store,
+    metrics: &Metrics,
+) -> Result<RekorLog, StartupError> {
+    let key = log_key(config.rekor.key.as_deref(), "rekor.key")?;
+    let origin = config
+        .rekor
+        .origin
+        .clone()
+        .unwrap_or_else(|| public_host(public_url));
+    let observer: Arc<dyn Observer> = Arc::new(metrics.clone());
+    Ok(RekorLog::open(
+        "rekor",
+        store,
+        key,
+        origin,
+        ca.chain().certs(),
+        Some(observer),
+        log_options(config),
+    )
+    .await?)
+}
+
 /// Opens the CT log: its key (or an ephemeral one, loudly), its origin, and the CA root as
 /// its accepted root.
 async fn open_ct_log(
@@ -250,31 +309,21 @@ async fn open_ct_log(
     store: Store,
     metrics: &Metrics,
 ) -> Result<CtLog, StartupError> {
-    let key = match &config.ct_log.key {
-        Some(path) => LogKey::from_pem_file(path, None)?,
-        None => {
-            tracing::warn!("ct_log.key is not set: the CT log key is ephemeral (development only)");
-            LogKey::generate_p256()?
-        }
-    };
+    let key = log_key(config.ct_log.key.as_deref(), "ct_log.key")?;
     let origin = config
         .ct_log
         .origin
         .clone()
         .unwrap_or_else(|| format!("{}/ct", public_host(public_url)));
-    let options = LogOptions {
-        interval: config.log.sequence_interval,
-        ..LogOptions::default()
-    };
     let observer: Arc<dyn Observer> = Arc::new(metrics.clone());
     Ok(CtLog::open(
         "ct",
         store,
-        Arc::new(key),
+        key,
         origin,
         vec![ca.chain().root().clone()],
         Some(observer),
-        options,
+        log_options(config),
     )
     .await?)
 }

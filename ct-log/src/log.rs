@@ -433,6 +433,22 @@ impl Log {
         self.prove(&merkle::consistency_plan(first, second)).await
     }
 
+    /// The Merkle tree hash of the first `size` entries (at most the durable size).
+    pub async fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        let head = self.head().await?;
+        if size > head.size {
+            return Err(LogError::OutOfRange(format!(
+                "size {size} is beyond the tree size {}",
+                head.size
+            )));
+        }
+        Ok(self
+            .prove(&[(0, size)])
+            .await?
+            .pop()
+            .unwrap_or_else(crate::rfc6962::empty_root))
+    }
+
     /// The index of the leaf with `leaf_hash`, if it is within the first `size` entries.
     pub async fn index_of(&self, leaf_hash: &Hash, size: u64) -> Result<u64, LogError> {
         match self.store.index_of(&self.name, leaf_hash).await? {

@@ -21,12 +21,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // stops it from waking.
     let stale_after =
         (state.config.log.sequence_interval * 20).max(std::time::Duration::from_secs(2));
-    let since_tick = sigil_ctlog::log::now_ms().saturating_sub(state.ct.log().last_tick_ms());
-    let sequencer = if since_tick <= stale_after.as_millis() as u64 {
-        "ok".to_owned()
-    } else {
-        format!("stalled for {since_tick} ms")
-    };
+    let mut sequencer = "ok".to_owned();
+    for log in [state.ct.log(), state.rekor.log()] {
+        let since_tick = sigil_ctlog::log::now_ms().saturating_sub(log.last_tick_ms());
+        if since_tick > stale_after.as_millis() as u64 {
+            sequencer = format!("log `{}` stalled for {since_tick} ms", log.name());
+        }
+    }
     let ready = database == "ok" && sequencer == "ok";
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
@@ -43,12 +44,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let log = state.ct.log();
-    state
-        .metrics
-        .log_pool_depth
-        .with_label_values(&[log.name()])
-        .set(log.pending() as i64);
+    for log in [state.ct.log(), state.rekor.log()] {
+        state
+            .metrics
+            .log_pool_depth
+            .with_label_values(&[log.name()])
+            .set(log.pending() as i64);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -4,7 +4,9 @@
 pub mod ct;
 mod fulcio_info;
 mod health;
+mod rekor;
 mod signing_cert;
+mod trust;
 
 use actix_web::{HttpRequest, web};
 use base64::Engine;
@@ -35,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
-    .configure(ct::configure);
+    .configure(ct::configure)
+    .configure(rekor::configure)
+    .configure(trust::configure);
 }
 
 /// The answer for any path or method that is not routed.

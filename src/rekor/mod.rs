@@ -1,0 +1,321 @@
+//! The Rekor v1-compatible signature log, on the same Merkle-log engine as the CT log but with
+//! its own key, origin and tree.
+//!
+//! An entry is admitted only if its signature verifies with its certificate's key and the
+//! certificate chains to this deployment's CA and is valid now. Its canonical body is the
+//! leaf; its UUID is the leaf hash in hex; its integrated time is stored beside it. An entry is
+//! answered only once it is durable, so the inclusion proof is always present.
+
+pub mod entry;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::{X509, X509StoreContext};
+use serde_json::json;
+use sigil_ctlog::key::LogKey;
+use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
+use sigil_ctlog::note::{self, Checkpoint, NoteSignature};
+use sigil_ctlog::rfc6962::{Hash, leaf_hash};
+use sigil_ctlog::store::{Store, TreeHead};
+
+pub use entry::EntryError;
+
+/// Why a Rekor operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RekorError {
+    /// The proposed entry was refused.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The same entry is already in the log.
+    #[error("an equivalent entry already exists in the log at index {index} (UUID {uuid})")]
+    Duplicate {
+        /// The existing entry's UUID.
+        uuid: String,
+        /// The existing entry's index.
+        index: u64,
+    },
+    /// The log failed, or the entry does not exist.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// An entry with everything a Rekor v1 client needs to verify it offline.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Hex leaf hash.
+    pub uuid: String,
+    /// Position in the log.
+    pub index: u64,
+    /// The canonical body.
+    pub body: Vec<u8>,
+    /// Seconds since the Unix epoch at admission.
+    pub integrated_time: u64,
+    /// Inclusion proof against `head`.
+    pub proof: Vec<Hash>,
+    /// The tree head the proof is against, with its signed checkpoint.
+    pub head: TreeHead,
+}
+
+/// Signs Rekor checkpoints: ECDSA over the note body, key hint = the log ID's first 4 bytes
+/// (what sigstore-python and sigstore-js check against `logId`).
+struct CheckpointSigner {
+    key: Arc<LogKey>,
+    origin: String,
+}
+
+impl HeadSigner for CheckpointSigner {
+    fn sign_head(
+        &self,
+        size: u64,
+        root: &Hash,
+        _timestamp_ms: u64,
+    ) -> Result<(Vec<u8>, String), String> {
+        let body = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: *root,
+        }
+        .body();
+        let signature = self.key.sign(body.as_bytes()).map_err(|e| e.to_string())?;
+        let id = self.key.log_id();
+        let note = note::format(
+            &body,
+            &[NoteSignature {
+                name: self.origin.clone(),
+                key_id: [id[0], id[1], id[2], id[3]],
+                signature: signature.clone(),
+            }],
+        );
+        Ok((signature, note))
+    }
+}
+
+/// The Rekor-compatible log.
+pub struct RekorLog {
+    log: Arc<Log>,
+    key: Arc<LogKey>,
+    origin: String,
+    root: X509,
+    intermediates: Vec<X509>,
+}
+
+impl RekorLog {
+    /// Opens the log stored under `name`, admitting certificates of `ca_chain` (issuing
+    /// certificate first, root last).
+    pub async fn open(
+        name: &str,
+        store: Store,
+        key: Arc<LogKey>,
+        origin: String,
+        ca_chain: &[X509],
+        observer: Option<Arc<dyn Observer>>,
+        options: LogOptions,
+    ) -> Result<RekorLog, LogError> {
+        let signer = Arc::new(CheckpointSigner {
+            key: key.clone(),
+            origin: origin.clone(),
+        });
+        let log = Log::open(name, store, signer, observer, options).await?;
+        // A log must never be continued under another key: its history would stop verifying.
+        let head = log.head().await?;
+        let body = Checkpoint {
+            origin: origin.clone(),
+            size: head.size,
+            root: head.root,
+        }
+        .body();
+        if !verify_plain(key.spki_der(), body.as_bytes(), &head.signature) {
+            return Err(LogError::Sign(format!(
+                "the stored tree head of log `{name}` was signed by a different key or origin; \
+                 use the original key and origin, or another storage location"
+            )));
+        }
+        let root = ca_chain
+            .last()
+            .cloned()
+            .ok_or_else(|| LogError::Sign("the CA chain is empty".into()))?;
+        Ok(RekorLog {
+            log,
+            key,
+            origin,
+            root,
+            intermediates: ca_chain[..ca_chain.len().saturating_sub(1)].to_vec(),
+        })
+    }
+
+    /// The engine, for the sequencer task.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// The log key.
+    pub fn key(&self) -> &LogKey {
+        &self.key
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Admits a proposed entry (the JSON body of `POST /api/v1/log/entries`) and returns it
+    /// once it is durable.
+    pub async fn add(&self, request: &[u8]) -> Result<LogEntry, RekorError> {
+        let entry = entry::canonicalize(request)?;
+        self.check_certificate(&entry.certificate)?;
+        let hash = leaf_hash(&entry.body);
+        let head = self.log.head().await?;
+        match self.log.index_of(&hash, head.size).await {
+            Ok(index) => {
+                return Err(RekorError::Duplicate {
+                    uuid: crate::ca::hex(&hash),
+                    index,
+                });
+            }
+            Err(LogError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let integrated_time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let sequenced = self
+            .log
+            .submit(PendingEntry {
+                leaf_input: entry.body.clone(),
+                extra: integrated_time.to_be_bytes().to_vec(),
+                timestamp_ms: integrated_time * 1000,
+            })
+            .await?;
+        let proof = self
+            .log
+            .inclusion_proof(sequenced.index, sequenced.head.size)
+            .await?;
+        Ok(LogEntry {
+            uuid: crate::ca::hex(&hash),
+            index: sequenced.index,
+            body: entry.body,
+            integrated_time,
+            proof,
+            head: (*sequenced.head).clone(),
+        })
+    }
+
+    /// The entry at `index`, with a proof against the latest tree head.
+    pub async fn by_index(&self, index: u64) -> Result<LogEntry, RekorError> {
+        let head = self.log.head().await?;
+        if index >= head.size {
+            return Err(LogError::NotFound.into());
+        }
+        let stored = self
+            .log
+            .entries(index, index + 1)
+            .await?
+            .pop()
+            .ok_or(LogError::NotFound)?;
+        let integrated_time = stored
+            .extra
+            .as_slice()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| LogError::Unavailable(format!("entry {index} has no integrated time")))?;
+        let proof = self.log.inclusion_proof(index, head.size).await?;
+        Ok(LogEntry {
+            uuid: crate::ca::hex(&stored.leaf_hash),
+            index,
+            body: stored.leaf_input,
+            integrated_time,
+            proof,
+            head,
+        })
+    }
+
+    /// The entry whose UUID (hex leaf hash; a 16-hex-digit tree ID prefix is ignored) is `uuid`.
+    pub async fn by_uuid(&self, uuid: &str) -> Result<LogEntry, RekorError> {
+        let hex = uuid
+            .get(uuid.len().saturating_sub(64)..)
+            .unwrap_or_default();
+        let hash = parse_hex32(hex).ok_or(LogError::NotFound)?;
+        let head = self.log.head().await?;
+        let index = self.log.index_of(&hash, head.size).await?;
+        self.by_index(index).await
+    }
+
+    /// The SET: the log's signature over the RFC 8785 JSON of body, integratedTime, logID and
+    /// logIndex (what sigstore-python verifies as the inclusion promise).
+    pub fn signed_entry_timestamp(&self, entry: &LogEntry) -> Result<Vec<u8>, RekorError> {
+        let payload = json!({
+            "body": STANDARD.encode(&entry.body),
+            "integratedTime": entry.integrated_time,
+            "logID": crate::ca::hex(self.key.log_id()),
+            "logIndex": entry.index,
+        });
+        let canonical = serde_json_canonicalizer::to_vec(&payload)
+            .map_err(|e| LogError::Sign(e.to_string()))?;
+        self.key
+            .sign(&canonical)
+            .map_err(|e| RekorError::Log(LogError::Sign(e.to_string())))
+    }
+
+    /// Checks that `cert` chains to this deployment's CA and is valid now. "Now" is read from
+    /// the precise clock: OpenSSL's default reads the kernel's coarse clock, which can lag the
+    /// clock that stamped a fresh certificate's notBefore by a few milliseconds.
+    fn check_certificate(&self, cert: &X509) -> Result<(), EntryError> {
+        let bad = |e: openssl::error::ErrorStack| EntryError::Certificate(e.to_string());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut param = openssl::x509::verify::X509VerifyParam::new().map_err(bad)?;
+        param.set_time(now);
+        let mut trust = X509StoreBuilder::new().map_err(bad)?;
+        trust.set_param(&param).map_err(bad)?;
+        trust.add_cert(self.root.clone()).map_err(bad)?;
+        let trust = trust.build();
+        let mut untrusted = Stack::new().map_err(bad)?;
+        for c in &self.intermediates {
+            untrusted.push(c.clone()).map_err(bad)?;
+        }
+        let mut ctx = X509StoreContext::new().map_err(bad)?;
+        let verdict = ctx
+            .init(&trust, cert, &untrusted, |c| {
+                Ok(if c.verify_cert()? {
+                    None
+                } else {
+                    Some(c.error().error_string().to_owned())
+                })
+            })
+            .map_err(bad)?;
+        match verdict {
+            None => Ok(()),
+            Some(reason) => Err(EntryError::Certificate(format!(
+                "it does not chain to this deployment's CA at the current time ({reason})"
+            ))),
+        }
+    }
+}
+
+fn verify_plain(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let Ok(key) = openssl::pkey::PKey::public_key_from_der(spki) else {
+        return false;
+    };
+    openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+        .and_then(|mut v| v.verify_oneshot(signature, message))
+        .unwrap_or(false)
+}
+
+fn parse_hex32(s: &str) -> Option<Hash> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
