@@ -13,3 +13,4 @@ mod monitor;
 mod oidc;
 mod rejections;
 mod signing_cert;
+mod sigstore_python;

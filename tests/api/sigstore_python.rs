@@ -1,0 +1,245 @@
+//! Interoperability with a real client: sigstore-python 4.5.1 from PyPI, given only this
+//! deployment's `client_trust_config.json` and a dev-issuer token, signs, attests and
+//! verifies; every tampered variant fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// The pinned client version the project is judged against.
+const SIGSTORE_PYTHON: &str = "sigstore==4.5.1";
+
+static VENV: Mutex<Option<Option<PathBuf>>> = Mutex::new(None);
+
+/// The `sigstore` CLI of a venv under the target directory, created once per test run (pip
+/// reaches PyPI, which CI allows). `None` means unavailable; under CI=true that fails instead.
+fn sigstore_cli() -> Option<PathBuf> {
+    let mut venv = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(cached) = venv.as_ref() {
+        return cached.clone();
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigstore-python-4.5.1");
+    let cli = dir.join("bin/sigstore");
+    let ready = cli.exists() || {
+        let created = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        created
+            && Command::new(dir.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    SIGSTORE_PYTHON,
+                ])
+                .status()
+                .is_ok_and(|s| s.success())
+    };
+    if !ready && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true but {SIGSTORE_PYTHON} could not be installed into {}",
+            dir.display()
+        );
+    }
+    if !ready {
+        eprintln!("notice: {SIGSTORE_PYTHON} is not installable here; skipping the interop tests");
+    }
+    let result = ready.then_some(cli);
+    *venv = Some(result.clone());
+    result
+}
+
+/// A sigil deployment, its trust config on disk, and a way to run the client against it.
+struct Client {
+    app: TestApp,
+    dir: tempfile::TempDir,
+    cli: PathBuf,
+    issuer: String,
+}
+
+impl Client {
+    async fn new() -> Option<Client> {
+        let cli = sigstore_cli()?;
+        let app = TestApp::spawn_with(|c| c.dev = true).await;
+        let dir = tempfile::tempdir().unwrap();
+        let trust = app
+            .get("/.well-known/sigstore/client_trust_config.json")
+            .await;
+        assert_eq!(trust.status, 200);
+        std::fs::write(dir.path().join("tc.json"), &trust.text).unwrap();
+        let issuer = format!("{}/dev/oidc", app.address);
+        Some(Client {
+            app,
+            dir,
+            cli,
+            issuer,
+        })
+    }
+
+    async fn token(&self, email: &str) -> String {
+        let body: Value = self
+            .app
+            .get(&format!("/dev/oidc/token?email={email}"))
+            .await
+            .json();
+        body["id_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs `sigstore --trust-config tc.json ARGS` in the work directory. The client's own
+    /// network calls go to the sigil server, which runs on other threads.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.cli)
+            .arg("--trust-config")
+            .arg(self.dir.path().join("tc.json"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self.dir.path().join(name), contents).unwrap();
+    }
+
+    fn verify(&self, bundle: &str, identity: &str, issuer: &str, artifact: &str) -> Output {
+        self.run(&[
+            "verify",
+            "identity",
+            "--offline",
+            "--bundle",
+            bundle,
+            "--cert-identity",
+            identity,
+            "--cert-oidc-issuer",
+            issuer,
+            artifact,
+        ])
+    }
+}
+
+fn ok(out: &Output) -> bool {
+    out.status.success()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstore_python_signs_and_verifies_against_sigil() {
+    let Some(client) = Client::new().await else {
+        return;
+    };
+    client.write("artifact.txt", "hello, sigil\n");
+    let token = client.token("alice@example.com").await;
+    let signed = client.run(&[
+        "sign",
+        "--identity-token",
+        &token,
+        "--bundle",
+        "artifact.sigstore.json",
+        "artifact.txt",
+    ]);
+    assert!(ok(&signed), "sign: {}", show(&signed));
+    let bundle: Value = serde_json::from_slice(
+        &std::fs::read(client.dir.path().join("artifact.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "hashedrekord"
+    );
+
+    let verified = client.verify(
+        "artifact.sigstore.json",
+        "alice@example.com",
+        &client.issuer,
+        "artifact.txt",
+    );
+    assert!(ok(&verified), "verify: {}", show(&verified));
+
+    // A changed artifact, a wrong identity and a wrong issuer all fail.
+    client.write("changed.txt", "hello, sigil!\n");
+    assert!(!ok(&client.verify(
+        "artifact.sigstore.json",
+        "alice@example.com",
+        &client.issuer,
+        "changed.txt"
+    )));
+    assert!(!ok(&client.verify(
+        "artifact.sigstore.json",
+        "mallory@example.com",
+        &client.issuer,
+        "artifact.txt"
+    )));
+    assert!(!ok(&client.verify(
+        "artifact.sigstore.json",
+        "alice@example.com",
+        "https://accounts.google.com",
+        "artifact.txt"
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstore_python_attests_with_dsse_and_verifies() {
+    let Some(client) = Client::new().await else {
+        return;
+    };
+    client.write("artifact.txt", "release 1.0\n");
+    client.write(
+        "predicate.json",
+        r#"{"buildDefinition":{"buildType":"https://example.com/build","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/builder"}}}"#,
+    );
+    let token = client.token("builder@example.com").await;
+    let attested = client.run(&[
+        "attest",
+        "--predicate-type",
+        "https://slsa.dev/provenance/v1",
+        "--predicate",
+        "predicate.json",
+        "--identity-token",
+        &token,
+        "--bundle",
+        "attestation.sigstore.json",
+        "artifact.txt",
+    ]);
+    assert!(ok(&attested), "attest: {}", show(&attested));
+    let bundle: Value = serde_json::from_slice(
+        &std::fs::read(client.dir.path().join("attestation.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    let verified = client.verify(
+        "attestation.sigstore.json",
+        "builder@example.com",
+        &client.issuer,
+        "artifact.txt",
+    );
+    assert!(ok(&verified), "verify: {}", show(&verified));
+    client.write("other.txt", "release 2.0\n");
+    assert!(!ok(&client.verify(
+        "attestation.sigstore.json",
+        "builder@example.com",
+        &client.issuer,
+        "other.txt"
+    )));
+    assert!(!ok(&client.verify(
+        "attestation.sigstore.json",
+        "someone@example.com",
+        &client.issuer,
+        "artifact.txt"
+    )));
+}
