@@ -25,6 +25,12 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
+    TrustConfig {
+        /// Base URL of the sigil server.
+        #[arg(long)]
+        server: url::Url,
+    },
     /// Key management.
     Keys {
         #[command(subcommand)]
@@ -70,6 +76,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, dev } => serve(config, dev).await,
+        Command::TrustConfig { server } => trust_config(&server).await,
         Command::Keys {
             command:
                 KeysCommand::Generate {
@@ -95,6 +102,28 @@ async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn trust_config(server: &url::Url) -> Result<(), String> {
+    let url = server
+        .join("/.well-known/sigstore/client_trust_config.json")
+        .map_err(|e| e.to_string())?;
+    let response = reqwest::get(url.clone())
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let config: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{url}: not JSON: {e}"))?;
+    if config["mediaType"] != "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json" {
+        return Err(format!("{url}: not a ClientTrustConfig"));
+    }
+    let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
 }
 
 fn keys_generate(

@@ -43,7 +43,7 @@ pub enum StartupError {
     #[error("storage.url: {0}")]
     Store(#[from] sigil_ctlog::store::StoreError),
     /// A log could not be opened.
-    #[error("CT log: {0}")]
+    #[error("log: {0}")]
     Log(#[from] sigil_ctlog::log::LogError),
     /// A log key could not be loaded.
     #[error(transparent)]

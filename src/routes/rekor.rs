@@ -89,14 +89,15 @@ async fn entry_by_uuid(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RetrieveRequest {
-    #[serde(default, alias = "hashes")]
+    // Rekor spells it `entryUUIDs`, which camelCase would not produce.
+    #[serde(default, rename = "entryUUIDs")]
     entry_uuids: Vec<String>,
     #[serde(default)]
     log_indexes: Vec<u64>,
 }
 
-/// `POST /api/v1/log/entries/retrieve`: entries by UUID (or leaf hash) and by index; unknown
-/// ones are left out, as Rekor does.
+/// `POST /api/v1/log/entries/retrieve`: entries by UUID (the hex leaf hash, optionally with a
+/// tree-ID prefix) and by index; unknown ones are left out, as Rekor does.
 async fn retrieve(
     req: HttpRequest,
     payload: web::Payload,

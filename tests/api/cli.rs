@@ -266,3 +266,47 @@ fn a_key_that_does_not_match_the_chain_is_refused() {
     );
     assert!(stderr.contains("not the certificate of ca.key"), "{stderr}");
 }
+
+#[tokio::test]
+async fn trust_config_prints_the_deployments_client_trust_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(&["--dev"], &[], dir.path()).await;
+    let out = Command::new(SIGIL)
+        .args(["trust-config", "--server", &served.address])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let served_json: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/sigstore/client_trust_config.json",
+        served.address
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(printed, served_json);
+    let tr = &printed["trustedRoot"];
+    assert_eq!(
+        tr["mediaType"],
+        "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+    );
+    for service in ["caUrls", "rekorTlogUrls", "oidcUrls"] {
+        assert!(
+            printed["signingConfig"][service][0]["operator"].is_string(),
+            "{service} has an operator"
+        );
+    }
+    // A server that is not sigil is refused with a message, not a panic.
+    let out = Command::new(SIGIL)
+        .args(["trust-config", "--server", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("client_trust_config.json"));
+}

@@ -24,6 +24,10 @@ async fn start(keys: &Path, storage_url: &str) -> SigilProcess {
         ("SIGIL_CA__CHAIN", path("chain.pem")),
         ("SIGIL_CA__KEY", path("intermediate.key.pem")),
         ("SIGIL_CT_LOG__KEY", path("ct-log.key.pem")),
+        ("SIGIL_REKOR__KEY", path("rekor.key.pem")),
+        // Replicas and restarts share one public identity, hence one checkpoint origin.
+        ("SIGIL_REKOR__ORIGIN", "sigil.test".to_owned()),
+        ("SIGIL_CT_LOG__ORIGIN", "sigil.test/ct".to_owned()),
         ("SIGIL_STORAGE__URL", storage_url.to_owned()),
         ("SIGIL_LOG__SEQUENCE_INTERVAL", "20ms".to_owned()),
     ];
@@ -66,38 +70,54 @@ async fn sth_at(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> 
 
 /// Issues certificates from `workers` concurrent clients until `stop`; returns every chain that
 /// was acknowledged with a 200.
-async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) -> Vec<Vec<String>> {
-    let acked = Arc::new(Mutex::new(Vec::new()));
+/// What a burst got acknowledged: certificates (with their SCTs) and Rekor entry UUIDs.
+#[derive(Default)]
+struct Acknowledged {
+    chains: Vec<Vec<String>>,
+    rekor_uuids: Vec<String>,
+}
+
+/// Issues certificates from `workers` concurrent clients until `stop`, and for every other
+/// certificate uploads a signature to the Rekor log, as a signing client does.
+async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) -> Acknowledged {
+    let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let mut tasks = Vec::new();
     for w in 0..workers {
         let (address, acked, stop) = (server.address.clone(), acked.clone(), stop.clone());
         let client = reqwest::Client::new();
         let token = token(&client, &server.address, &format!("w{w}@example.com")).await;
         tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
             while !*stop.lock().unwrap() {
-                let body =
-                    serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
-                let Ok(response) = client
-                    .post(format!("{address}/api/v2/signingCert"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                else {
-                    break;
-                };
-                if response.status() != 200 {
-                    continue;
-                }
-                // Only a complete answer counts as acknowledged.
-                if let Ok(answer) = response.json::<Value>().await {
-                    let chain = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|c| c.as_str().unwrap().to_owned())
-                        .collect();
-                    acked.lock().unwrap().push(chain);
+                n += 1;
+                let key = p256();
+                let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))});
+                let Ok(response) = client.post(format!("{address}/api/v2/signingCert")).bearer_auth(&token).json(&body).send().await else { break };
+                // Only a complete 200 answer counts as acknowledged.
+                let Some(answer) = (if response.status() == 200 { response.json::<Value>().await.ok() } else { None }) else { continue };
+                let chain: Vec<String> = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_owned())
+                    .collect();
+                let leaf = chain[0].clone();
+                acked.lock().unwrap().chains.push(chain);
+                if n % 2 == 0 {
+                    let artifact = format!("worker {w} artifact {n}");
+                    let digest = openssl::sha::sha256(artifact.as_bytes());
+                    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+                    let signature = signer.sign_oneshot_to_vec(artifact.as_bytes()).unwrap();
+                    let entry = serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+                        "data": {"hash": {"algorithm": "sha256", "value": digest.iter().map(|b| format!("{b:02x}")).collect::<String>()}},
+                        "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(&leaf)}}}});
+                    let Ok(response) = client.post(format!("{address}/api/v1/log/entries")).json(&entry).send().await else { break };
+                    if response.status() == 201 {
+                        if let Ok(created) = response.json::<Value>().await {
+                            let uuid = created.as_object().unwrap().keys().next().unwrap().clone();
+                            acked.lock().unwrap().rekor_uuids.push(uuid);
+                        }
+                    }
                 }
             }
         }));
@@ -105,7 +125,96 @@ async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) ->
     for t in tasks {
         let _ = t.await;
     }
-    Arc::try_unwrap(acked).unwrap().into_inner().unwrap()
+    Arc::try_unwrap(acked).ok().unwrap().into_inner().unwrap()
+}
+
+/// The Rekor tree size and root, if the server answers.
+async fn rekor_head(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> {
+    let log: Value = client
+        .get(format!("{address}/api/v1/log"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let root = log["rootHash"].as_str()?;
+    let root: Vec<u8> = (0..root.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&root[i..i + 2], 16).unwrap())
+        .collect();
+    Some((log["treeSize"].as_u64()?, root.try_into().ok()?))
+}
+
+/// Proves that every acknowledged Rekor entry is in the tree (its own inclusion proof against
+/// the current head) and that the tree is consistent with `before`.
+async fn check_rekor_entries_are_logged(
+    server: &SigilProcess,
+    uuids: &[String],
+    before: Option<(u64, Hash)>,
+) {
+    let client = reqwest::Client::new();
+    let unhex = |s: &str| -> Hash {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap()
+    };
+    for uuid in uuids {
+        let entry: Value = client
+            .get(format!("{}/api/v1/log/entries/{uuid}", server.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let entry = &entry[uuid];
+        let body = STANDARD.decode(entry["body"].as_str().unwrap()).unwrap();
+        let proof = &entry["verification"]["inclusionProof"];
+        let path: Vec<Hash> = proof["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| unhex(h.as_str().unwrap()))
+            .collect();
+        assert!(
+            inclusion_ok(
+                proof["logIndex"].as_u64().unwrap(),
+                proof["treeSize"].as_u64().unwrap(),
+                sha256(&[&[0], &body]),
+                &path,
+                &unhex(proof["rootHash"].as_str().unwrap())
+            ),
+            "acknowledged Rekor entry {uuid} is not provably in the log"
+        );
+    }
+    if let Some((old_size, old_root)) = before {
+        let (size, root) = rekor_head(&client, &server.address).await.unwrap();
+        let proof: Value = client
+            .get(format!(
+                "{}/api/v1/log/proof?firstSize={old_size}&lastSize={size}",
+                server.address
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let path: Vec<Hash> = proof["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| unhex(h.as_str().unwrap()))
+            .collect();
+        assert!(
+            consistency_ok(old_size, size, &path, &old_root, &root),
+            "the Rekor tree after the crash extends the one before"
+        );
+    }
 }
 
 /// Proves that every acknowledged chain's entry is in the server's tree, that the tree is
@@ -209,14 +318,23 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     let server = start(keys, storage_url).await;
     let stop = Arc::new(Mutex::new(false));
     let last_sth = Arc::new(Mutex::new(None));
+    let last_rekor = Arc::new(Mutex::new(None));
     // Watch STHs during the burst: the last one seen before the kill must be extended later.
     let watcher = {
-        let (address, last_sth, stop) = (server.address.clone(), last_sth.clone(), stop.clone());
+        let (address, last_sth, last_rekor, stop) = (
+            server.address.clone(),
+            last_sth.clone(),
+            last_rekor.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             while !*stop.lock().unwrap() {
                 if let Some(sth) = sth_at(&client, &address).await {
                     *last_sth.lock().unwrap() = Some(sth);
+                }
+                if let Some(head) = rekor_head(&client, &address).await {
+                    *last_rekor.lock().unwrap() = Some(head);
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -237,20 +355,29 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     watcher.await.unwrap();
     drop(server);
     let before = *last_sth.lock().unwrap();
+    let rekor_before = *last_rekor.lock().unwrap();
     assert!(
-        acked.len() >= 10,
+        acked.chains.len() >= 10,
         "the burst acknowledged only {} certificates",
-        acked.len()
+        acked.chains.len()
+    );
+    assert!(
+        !acked.rekor_uuids.is_empty(),
+        "the burst logged no Rekor entries"
     );
 
     let restarted = start(keys, storage_url).await;
-    let size = check_everything_acknowledged_is_logged(&restarted, &spki, &acked, before).await;
+    let size =
+        check_everything_acknowledged_is_logged(&restarted, &spki, &acked.chains, before).await;
+    check_rekor_entries_are_logged(&restarted, &acked.rekor_uuids, rekor_before).await;
     println!(
-        "crash test on {}: {} certificates acknowledged before kill -9, all {} found after restart in a tree of {size}; consistent with the last STH seen ({:?})",
+        "crash test on {}: {} certificates and {} Rekor entries acknowledged before kill -9, all found after restart \
+         (CT tree {size}, consistent with the last STH seen at {:?}; Rekor consistent with its last checkpoint at {:?})",
         storage_url.split(':').next().unwrap_or_default(),
-        acked.len(),
-        acked.len(),
-        before.map(|b| b.0)
+        acked.chains.len(),
+        acked.rekor_uuids.len(),
+        before.map(|b| b.0),
+        rekor_before.map(|b| b.0)
     );
     // The restarted log keeps issuing on the same tree.
     let client = reqwest::Client::new();
@@ -349,26 +476,44 @@ async fn two_processes_on_one_postgres_build_one_tree() {
     let (acked_a, acked_b) = tokio::join!(burst(&a, 4, stop.clone()), burst(&b, 4, stop.clone()));
     stopper.await.unwrap();
     assert!(
-        !acked_a.is_empty() && !acked_b.is_empty(),
+        !acked_a.chains.is_empty() && !acked_b.chains.is_empty(),
         "both replicas accepted writes"
     );
-    let acked: Vec<Vec<String>> = acked_a.iter().chain(acked_b.iter()).cloned().collect();
+    let chains: Vec<Vec<String>> = acked_a
+        .chains
+        .iter()
+        .chain(acked_b.chains.iter())
+        .cloned()
+        .collect();
+    let uuids: Vec<String> = acked_a
+        .rekor_uuids
+        .iter()
+        .chain(acked_b.rekor_uuids.iter())
+        .cloned()
+        .collect();
     let spki = ct_spki(&keys);
-    let size = check_everything_acknowledged_is_logged(&a, &spki, &acked, None).await;
+    let size = check_everything_acknowledged_is_logged(&a, &spki, &chains, None).await;
     assert_eq!(
         size as usize,
-        acked.len(),
+        chains.len(),
         "exactly the acknowledged entries, each once"
     );
+    check_rekor_entries_are_logged(&b, &uuids, None).await;
     let client = reqwest::Client::new();
+    assert_eq!(
+        rekor_head(&client, &a.address).await.unwrap().0 as usize,
+        uuids.len(),
+        "one Rekor tree with every acknowledged entry once"
+    );
     assert_eq!(
         sth_at(&client, &a.address).await,
         sth_at(&client, &b.address).await,
         "both replicas serve the same tree"
     );
     println!(
-        "replicas: {} + {} certificates acknowledged, one tree of {size}",
-        acked_a.len(),
-        acked_b.len()
+        "replicas: {} + {} certificates and {} Rekor entries acknowledged, one CT tree of {size}",
+        acked_a.chains.len(),
+        acked_b.chains.len(),
+        uuids.len()
     );
 }

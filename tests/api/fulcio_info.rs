@@ -172,3 +172,76 @@ async fn dev_mode_issues_certificates_for_dev_issuer_tokens_through_discovery() 
             .contains(r#"sigil_oidc_jwks_fetches_total{result="ok"} 1"#)
     );
 }
+
+#[tokio::test]
+async fn trust_documents_describe_the_running_ca_and_logs() {
+    use base64::Engine;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let app = TestApp::spawn().await;
+    let root = app
+        .get("/.well-known/sigstore/trusted_root.json")
+        .await
+        .json();
+    let signing = app
+        .get("/.well-known/sigstore/signing_config.v0.2.json")
+        .await
+        .json();
+    let client = app
+        .get("/.well-known/sigstore/client_trust_config.json")
+        .await
+        .json();
+    assert_eq!(client["trustedRoot"], root);
+    assert_eq!(client["signingConfig"], signing);
+
+    // The CT log: the key whose SCTs are in the certificates, its ID = SHA-256(SPKI), the same
+    // ID that /api/v2/configuration shows.
+    let ct = &root["ctlogs"][0];
+    assert_eq!(b64(&ct["publicKey"]["rawBytes"]), app.ct_log_spki);
+    assert_eq!(
+        b64(&ct["logId"]["keyId"]),
+        openssl::sha::sha256(&app.ct_log_spki).to_vec()
+    );
+    let config = app.get("/api/v2/configuration").await.json();
+    assert_eq!(ct["logId"]["keyId"], config["ctLog"]["logId"]);
+    assert_eq!(ct["publicKey"]["keyDetails"], "PKIX_ECDSA_P256_SHA_256");
+    // The Rekor log: its public key endpoint agrees.
+    let rekor_pem = app.get("/api/v1/log/publicKey").await.text;
+    let rekor_spki = openssl::pkey::PKey::public_key_from_pem(rekor_pem.as_bytes())
+        .unwrap()
+        .public_key_to_der()
+        .unwrap();
+    assert_eq!(b64(&root["tlogs"][0]["publicKey"]["rawBytes"]), rekor_spki);
+    assert_eq!(
+        b64(&root["tlogs"][0]["logId"]["keyId"]),
+        openssl::sha::sha256(&rekor_spki).to_vec()
+    );
+    // The CA chain is the trust bundle's, intermediate first.
+    let bundle = app.get("/api/v2/trustBundle").await.json();
+    for (i, cert) in root["certificateAuthorities"][0]["certChain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let pem = bundle["chains"][0]["certificates"][i].as_str().unwrap();
+        assert_eq!(
+            b64(&cert["rawBytes"]),
+            openssl::x509::X509::from_pem(pem.as_bytes())
+                .unwrap()
+                .to_der()
+                .unwrap()
+        );
+    }
+    // Services point at this server, with no trailing slash, and carry an operator.
+    assert_eq!(signing["caUrls"][0]["url"], app.address.as_str());
+    assert_eq!(signing["rekorTlogUrls"][0]["url"], app.address.as_str());
+    assert_eq!(
+        signing["oidcUrls"],
+        serde_json::json!([]),
+        "no OIDC service outside dev mode"
+    );
+}

@@ -12,5 +12,6 @@ mod helpers;
 mod monitor;
 mod oidc;
 mod rejections;
+mod rekor;
 mod signing_cert;
 mod sigstore_python;
