@@ -271,6 +271,18 @@ async fn the_log_proves_consistency_between_any_two_sizes() {
     app.get("/api/v1/log/proof?firstSize=3&lastSize=8")
         .await
         .assert_refused(400, "8");
+
+    // The Rekor log reports the same metrics as the CT log, under its own label.
+    let metrics = app.get("/metrics").await.text;
+    for needle in [
+        r#"sigil_log_entries_appended_total{log="rekor"} 7"#,
+        r#"sigil_log_tree_size{log="rekor"} 7"#,
+        r#"sigil_log_pool_depth{log="rekor"} 0"#,
+        r#"sigil_log_sequencing_seconds_count{log="rekor"}"#,
+        r#"sigil_log_batch_size_count{log="rekor"}"#,
+    ] {
+        assert!(metrics.contains(needle), "missing `{needle}`");
+    }
 }
 
 #[tokio::test]
