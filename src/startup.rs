@@ -78,7 +78,6 @@ pub struct AppState {
 /// A bound, not yet running server.
 pub struct Application {
     port: u16,
-    public_url: Url,
     server: Server,
 }
 
@@ -146,7 +145,7 @@ impl Application {
         let dev = config.dev;
         let mut state = AppState {
             config,
-            public_url: public_url.clone(),
+            public_url,
             ca,
             auth,
             ct,
@@ -206,7 +205,6 @@ impl Application {
 
         Ok(Application {
             port: bound.port(),
-            public_url,
             server,
         })
     }
@@ -214,11 +212,6 @@ impl Application {
     /// The bound port (useful with `listen = …:0`).
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// The base URL clients use.
-    pub fn public_url(&self) -> &Url {
-        &self.public_url
     }
 
     /// Serves until the process is asked to stop (SIGINT/SIGTERM).

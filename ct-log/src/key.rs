@@ -109,17 +109,21 @@ impl LogKey {
     }
 }
 
-/// Verifies a TLS `DigitallySigned` (SHA-256) over `message` with a DER SPKI.
-pub fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
+/// Verifies a SHA-256 signature (DER ECDSA or PKCS#1 v1.5) over `message` with a DER SPKI.
+pub fn verify(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let check = || -> Option<bool> {
-        if signed.len() < 4 || signed[0] != 4 {
-            return None;
-        }
-        let len = u16::from_be_bytes([signed[2], signed[3]]) as usize;
-        let sig = signed.get(4..4 + len).filter(|_| signed.len() == 4 + len)?;
         let key: PKey<Public> = PKey::public_key_from_der(spki).ok()?;
         let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key).ok()?;
-        verifier.verify_oneshot(sig, message).ok()
+        verifier.verify_oneshot(signature, message).ok()
     };
     check().unwrap_or(false)
+}
+
+/// Verifies a TLS `DigitallySigned` (SHA-256) over `message` with a DER SPKI.
+pub fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
+    if signed.len() < 4 || signed[0] != 4 {
+        return false;
+    }
+    let len = u16::from_be_bytes([signed[2], signed[3]]) as usize;
+    signed.len() == 4 + len && verify(spki, message, &signed[4..])
 }

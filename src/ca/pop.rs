@@ -138,11 +138,6 @@ impl ClientKey {
         &self.spki_der
     }
 
-    /// The key type.
-    pub fn kind(&self) -> ClientKeyKind {
-        self.kind
-    }
-
     /// Checks a `publicKeyRequest` proof: `signature` over the raw bytes of `challenge`.
     pub fn verify_proof(&self, challenge: &str, signature: &[u8]) -> Result<(), KeyError> {
         let verified = match self.kind.digest() {

@@ -125,11 +125,6 @@ impl CaKey {
         })
     }
 
-    /// The DER SubjectPublicKeyInfo.
-    pub fn spki_der(&self) -> Result<Vec<u8>, Error> {
-        Ok(self.pkey.public_key_to_der()?)
-    }
-
     /// RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits, as Fulcio does.
     pub fn key_identifier(&self) -> Vec<u8> {
         key_identifier(&self.public_bits)

@@ -142,11 +142,6 @@ impl Template {
         Ok(Template { nodes: body.then })
     }
 
-    /// Whether the template is only literal text (no actions).
-    pub fn is_literal(&self) -> bool {
-        self.nodes.iter().all(|n| matches!(n, Node::Text(_)))
-    }
-
     /// Renders the template against `data`.
     pub fn render(&self, data: &BTreeMap<String, String>) -> Result<String, TemplateError> {
         let mut out = String::new();
@@ -401,11 +396,5 @@ mod tests {
         ] {
             assert!(Template::parse(bad).is_err(), "{bad} should not parse");
         }
-    }
-
-    #[test]
-    fn plain_text_is_literal() {
-        assert!(Template::parse("sha").unwrap().is_literal());
-        assert!(!Template::parse("{{.sha}}").unwrap().is_literal());
     }
 }

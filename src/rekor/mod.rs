@@ -129,7 +129,7 @@ impl RekorLog {
             root: head.root,
         }
         .body();
-        if !verify_plain(key.spki_der(), body.as_bytes(), &head.signature) {
+        if !sigil_ctlog::key::verify(key.spki_der(), body.as_bytes(), &head.signature) {
             return Err(LogError::Sign(format!(
                 "the stored tree head of log `{name}` was signed by a different key or origin; \
                  use the original key and origin, or another storage location"
@@ -298,15 +298,6 @@ impl RekorLog {
             ))),
         }
     }
-}
-
-fn verify_plain(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    let Ok(key) = openssl::pkey::PKey::public_key_from_der(spki) else {
-        return false;
-    };
-    openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
-        .and_then(|mut v| v.verify_oneshot(signature, message))
-        .unwrap_or(false)
 }
 
 fn parse_hex32(s: &str) -> Option<Hash> {
