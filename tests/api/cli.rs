@@ -196,35 +196,9 @@ fn an_ed25519_ca_key_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     // A self-signed Ed25519 CA certificate and its key.
     let key = openssl::pkey::PKey::generate_ed25519().unwrap();
-    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "ed25519 ca").unwrap();
-    let name = name.build();
-    let mut builder = openssl::x509::X509::builder().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    builder
-        .append_extension(
-            openssl::x509::extension::BasicConstraints::new()
-                .critical()
-                .ca()
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-    builder
-        .sign(&key, openssl::hash::MessageDigest::null())
-        .unwrap();
     std::fs::write(
         dir.path().join("chain.pem"),
-        builder.build().to_pem().unwrap(),
+        self_signed(&key, "ed25519 ca", true).to_pem().unwrap(),
     )
     .unwrap();
     std::fs::write(

@@ -381,24 +381,9 @@ async fn add_chain_and_add_pre_chain_accept_valid_chains_and_refuse_the_rest() {
         200
     );
 
-    let foreign = {
-        let key = p256();
-        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "someone else").unwrap();
-        let name = name.build();
-        let mut b = openssl::x509::X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
-        b.sign(&key, openssl::hash::MessageDigest::sha256())
-            .unwrap();
-        b.build().to_der().unwrap()
-    };
+    let foreign = self_signed(&p256(), "someone else", false)
+        .to_der()
+        .unwrap();
     let cases = [
         (
             "/ct/v1/add-pre-chain",

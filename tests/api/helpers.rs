@@ -1026,3 +1026,33 @@ pub fn urlencode(s: &str) -> String {
         .replace('/', "%2F")
         .replace('=', "%3D")
 }
+
+/// A self-signed certificate for `key`, named `common_name`, valid for a day; a CA
+/// (BasicConstraints critical) when `ca`. Ed25519 keys sign without a digest.
+pub fn self_signed(key: &PKey<Private>, common_name: &str, ca: bool) -> openssl::x509::X509 {
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", common_name).unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    if ca {
+        b.append_extension(
+            openssl::x509::extension::BasicConstraints::new()
+                .critical()
+                .ca()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    b.sign(key, default_digest(key).unwrap_or_else(MessageDigest::null))
+        .unwrap();
+    b.build()
+}

@@ -296,20 +296,8 @@ async fn entries_that_do_not_verify_or_do_not_chain_are_refused() {
     // A certificate from some other CA, self-signed.
     let foreign = {
         let key = p256();
-        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "elsewhere").unwrap();
-        let name = name.build();
-        let mut b = openssl::x509::X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
-        let pem = String::from_utf8(b.build().to_pem().unwrap()).unwrap();
+        let pem =
+            String::from_utf8(self_signed(&key, "elsewhere", false).to_pem().unwrap()).unwrap();
         hashedrekord(&key, &pem, b"artifact")
     };
     let mut bad_b64 = good.clone();
