@@ -59,6 +59,15 @@ async fn create_entry(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
     let entry = state.rekor.add(&body).await?;
+    // One JSON audit line per log entry, as per certificate: what, where. Never the body.
+    tracing::info!(
+        target: "sigil::audit",
+        event = "log_entry_created",
+        log = "rekor",
+        uuid = %entry.uuid,
+        index = entry.index,
+        integrated_time = entry.integrated_time,
+    );
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/log/entries/{}", entry.uuid)))
         .json(entry_json(&state, &entry)?))
