@@ -25,6 +25,27 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Sign files keylessly: one certificate for all of them, one bundle (v0.3) per file.
+    Sign {
+        /// Files to sign.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Bundle path (only with one file); default FILE.sigstore.json.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// The OIDC identity token to certify.
+        #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
+        identity_token: Option<String>,
+        /// Take a token from the dev issuer of a `sigil serve --dev` server (needs --server).
+        #[arg(long)]
+        dev: bool,
+        /// The sigil deployment, whose trust config is fetched.
+        #[arg(long, conflicts_with = "trust_config")]
+        server: Option<String>,
+        /// A ClientTrustConfig file instead of --server.
+        #[arg(long)]
+        trust_config: Option<PathBuf>,
+    },
     /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
     TrustConfig {
         /// Base URL of the sigil server.
@@ -77,6 +98,16 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, dev } => serve(config, dev).await,
         Command::TrustConfig { server } => trust_config(&server).await,
+        Command::Sign {
+            files,
+            bundle,
+            identity_token,
+            dev,
+            server,
+            trust_config,
+        } => sign(files, bundle, identity_token, dev, server, trust_config)
+            .await
+            .map_err(|e| e.to_string()),
         Command::Keys {
             command:
                 KeysCommand::Generate {
@@ -102,6 +133,70 @@ async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn sign(
+    files: Vec<PathBuf>,
+    bundle: Option<PathBuf>,
+    token: Option<String>,
+    dev: bool,
+    server: Option<String>,
+    trust_config: Option<PathBuf>,
+) -> Result<(), sigil::client::ClientError> {
+    use sigil::client::ClientError;
+    use sigil::client::sign::{Signer, default_bundle_path};
+    use sigil::client::trust::TrustMaterial;
+    if bundle.is_some() && files.len() != 1 {
+        return Err(ClientError::Trust(
+            "--bundle takes exactly one file to sign".into(),
+        ));
+    }
+    let http = reqwest::Client::new();
+    let trust = match (&server, &trust_config) {
+        (Some(server), _) => TrustMaterial::from_server(&http, server).await?.0,
+        (None, Some(path)) => TrustMaterial::from_file(path)?,
+        (None, None) => {
+            return Err(ClientError::Trust(
+                "pass --server URL or --trust-config FILE".into(),
+            ));
+        }
+    };
+    let token = match (token, dev, &server) {
+        (Some(token), _, _) => token,
+        (None, true, Some(server)) => {
+            let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));
+            let answer: serde_json::Value = http
+                .get(&url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| ClientError::Service {
+                    service: "dev issuer",
+                    message: format!("{url}: {e}"),
+                })?
+                .json()
+                .await
+                .map_err(|e| ClientError::Service {
+                    service: "dev issuer",
+                    message: e.to_string(),
+                })?;
+            answer["id_token"]
+                .as_str()
+                .ok_or(ClientError::NoToken)?
+                .to_owned()
+        }
+        _ => return Err(ClientError::NoToken),
+    };
+    let signer = Signer::new(trust);
+    eprintln!("Requesting a signing certificate (ephemeral P-256 key, kept in memory)...");
+    let certificate = signer.certificate(&token).await?;
+    eprintln!("Certificate received; its embedded SCT verifies against the trusted CT log.");
+    for file in &files {
+        let out = bundle.clone().unwrap_or_else(|| default_bundle_path(file));
+        signer.sign_file(&certificate, file, &out).await?;
+        eprintln!("Signed {} -> {}", file.display(), out.display());
+    }
+    Ok(())
 }
 
 async fn trust_config(server: &url::Url) -> Result<(), String> {

@@ -423,26 +423,33 @@ fn has_eku(der: &[u8], oid: &str) -> Result<bool, CtError> {
 }
 
 /// The precertificate's TBSCertificate with the poison extension removed and every other byte
-/// kept (RFC 6962 §3.2), re-encoded by the `der` crate.
+/// kept (RFC 6962 §3.2).
 pub fn tbs_without_poison(precert: &[u8]) -> Result<Vec<u8>, CtError> {
-    let bad = |what: &str| CtError::InvalidChain(format!("precertificate: {what}"));
-    let cert = x509_cert::Certificate::from_der(precert).map_err(|e| bad(&e.to_string()))?;
-    let mut tbs = cert.tbs_certificate;
+    tbs_without_extension(precert, POISON_OID)
+}
+
+/// A certificate's TBSCertificate with the one extension `oid` removed and every other byte
+/// kept, re-encoded by the `der` crate: the poison of a precertificate, or the SCT list of a
+/// final certificate (whose result is then what its SCT signed).
+pub fn tbs_without_extension(cert: &[u8], oid: &str) -> Result<Vec<u8>, CtError> {
+    let bad = |what: &str| CtError::InvalidChain(format!("certificate: {what}"));
+    let cert_der = x509_cert::Certificate::from_der(cert).map_err(|e| bad(&e.to_string()))?;
+    let mut tbs = cert_der.tbs_certificate;
     // A DER decoder that re-encodes a different TBS would make the SCT cover other bytes than
     // the certificate; refuse such input instead.
     let original = tbs.to_der().map_err(|e| bad(&e.to_string()))?;
-    if !contains(precert, &original) {
+    if !contains(cert, &original) {
         return Err(bad("its TBSCertificate is not in canonical DER"));
     }
-    let poison = der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+    let target = der::asn1::ObjectIdentifier::new(oid).map_err(|e| bad(&e.to_string()))?;
     let extensions = tbs
         .extensions
         .as_mut()
         .ok_or_else(|| bad("no extensions"))?;
     let before = extensions.len();
-    extensions.retain(|e| e.extn_id != poison);
+    extensions.retain(|e| e.extn_id != target);
     if extensions.len() + 1 != before {
-        return Err(bad("exactly one poison extension is required"));
+        return Err(bad(&format!("exactly one {oid} extension is required")));
     }
     if extensions.is_empty() {
         tbs.extensions = None;

@@ -163,6 +163,44 @@ impl Sct {
     }
 }
 
+impl Sct {
+    /// Parses one TLS-encoded v1 SCT with a SHA-256 `DigitallySigned`; `None` if malformed.
+    pub fn from_tls(bytes: &[u8]) -> Option<Sct> {
+        if *bytes.first()? != 0 {
+            return None;
+        }
+        let log_id: Hash = bytes.get(1..33)?.try_into().ok()?;
+        let timestamp_ms = u64::from_be_bytes(bytes.get(33..41)?.try_into().ok()?);
+        let (extensions, rest) = take_prefixed(bytes.get(41..)?, 2)?;
+        let (_, tail) = take_prefixed(rest.get(2..)?, 2)?;
+        if !tail.is_empty() || rest[0] != 4 {
+            return None;
+        }
+        Some(Sct {
+            log_id,
+            timestamp_ms,
+            extensions: extensions.to_vec(),
+            signature: rest.to_vec(),
+        })
+    }
+}
+
+/// Parses a TLS `SignedCertificateTimestampList` (the contents of the inner OCTET STRING of
+/// the embedded SCT list extension).
+pub fn parse_sct_list(list: &[u8]) -> Option<Vec<Sct>> {
+    let (mut items, rest) = take_prefixed(list, 2)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let mut scts = Vec::new();
+    while !items.is_empty() {
+        let (sct, next) = take_prefixed(items, 2)?;
+        scts.push(Sct::from_tls(sct)?);
+        items = next;
+    }
+    Some(scts)
+}
+
 /// The `extnValue` contents of the embedded SCT list extension (OID 1.3.6.1.4.1.11129.2.4.2):
 /// a DER OCTET STRING wrapping the TLS `SignedCertificateTimestampList`.
 pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
@@ -236,6 +274,20 @@ mod tests {
         assert_eq!(&value[2..4], &((tls.len() + 2) as u16).to_be_bytes());
         assert_eq!(&value[4..6], &(tls.len() as u16).to_be_bytes());
         assert_eq!(&value[6..], &tls[..]);
+    }
+
+    #[test]
+    fn sct_lists_round_trip() {
+        let sct = Sct {
+            log_id: [9; 32],
+            timestamp_ms: 77,
+            extensions: vec![],
+            signature: digitally_signed(SIG_ALG_ECDSA, &[0x30, 0x01, 0x00]),
+        };
+        let value = sct_list_extension_value(std::slice::from_ref(&sct));
+        // Strip the DER OCTET STRING header (short form here) to get the TLS list.
+        assert_eq!(parse_sct_list(&value[2..]), Some(vec![sct]));
+        assert_eq!(parse_sct_list(&[0, 5, 1]), None);
     }
 
     #[test]

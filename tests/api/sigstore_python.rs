@@ -243,3 +243,79 @@ async fn sigstore_python_attests_with_dsse_and_verifies() {
         "artifact.txt"
     )));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigil_sign_bundles_verify_with_sigstore_python() {
+    let Some(client) = Client::new().await else {
+        return;
+    };
+    client.write("one.txt", "first\n");
+    client.write("two.txt", "second\n");
+    let token = client.token("carol@example.com").await;
+    let sigil = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(args)
+            .current_dir(client.dir.path())
+            .output()
+            .unwrap()
+    };
+    let signed = sigil(&[
+        "sign",
+        "--server",
+        &client.app.address,
+        "--identity-token",
+        &token,
+        "one.txt",
+        "two.txt",
+    ]);
+    assert!(ok(&signed), "sigil sign: {}", show(&signed));
+    for file in ["one.txt", "two.txt"] {
+        let bundle = format!("{file}.sigstore.json");
+        let verified = client.verify(&bundle, "carol@example.com", &client.issuer, file);
+        assert!(
+            ok(&verified),
+            "sigstore-python verify of sigil's bundle: {}",
+            show(&verified)
+        );
+    }
+    // Both files share one certificate.
+    let cert = |f: &str| -> Value {
+        serde_json::from_slice::<Value>(&std::fs::read(client.dir.path().join(f)).unwrap()).unwrap()
+            ["verificationMaterial"]["certificate"]
+            .clone()
+    };
+    assert_eq!(cert("one.txt.sigstore.json"), cert("two.txt.sigstore.json"));
+    assert!(!ok(&client.verify(
+        "one.txt.sigstore.json",
+        "carol@example.com",
+        &client.issuer,
+        "two.txt"
+    )));
+
+    // A trust config whose CT key is another log's: sigil refuses the certificate before signing.
+    let mut tc: Value =
+        serde_json::from_slice(&std::fs::read(client.dir.path().join("tc.json")).unwrap()).unwrap();
+    use base64::Engine;
+    tc["trustedRoot"]["ctlogs"][0]["publicKey"]["rawBytes"] = Value::String(
+        base64::engine::general_purpose::STANDARD.encode(p256().public_key_to_der().unwrap()),
+    );
+    client.write("other-tc.json", &tc.to_string());
+    client.write("three.txt", "third\n");
+    let refused = sigil(&[
+        "sign",
+        "--trust-config",
+        "other-tc.json",
+        "--identity-token",
+        &token,
+        "three.txt",
+    ]);
+    assert!(!ok(&refused));
+    assert!(show(&refused).contains("SCT"), "{}", show(&refused));
+    assert!(
+        !client.dir.path().join("three.txt.sigstore.json").exists(),
+        "no bundle on failure"
+    );
+    // Without a token, a clear message.
+    let no_token = sigil(&["sign", "--server", &client.app.address, "three.txt"]);
+    assert!(!ok(&no_token) && show(&no_token).contains("no identity token"));
+}

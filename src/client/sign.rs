@@ -1,0 +1,210 @@
+//! Keyless signing: an ephemeral P-256 key (in memory only), a certificate for the identity
+//! token whose embedded SCT is verified before use, a signature per file, a Rekor entry, a
+//! bundle. Several files share one certificate.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::{X509, X509ReqBuilder};
+use serde_json::{Value, json};
+use sigil_ctlog::rfc6962::{SignedEntry, merkle_tree_leaf, parse_sct_list, sha256};
+use x509_parser::prelude::FromDer;
+
+use super::trust::TrustMaterial;
+use super::{ClientError, bundle};
+
+/// OID of the embedded SCT list extension.
+const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+/// A signing certificate and its private key, which never leaves memory.
+pub struct SigningCertificate {
+    key: PKey<Private>,
+    /// DER of the leaf.
+    pub leaf_der: Vec<u8>,
+}
+
+/// Signs files against one deployment.
+pub struct Signer {
+    http: reqwest::Client,
+    trust: TrustMaterial,
+}
+
+fn service_error(service: &'static str, message: impl Into<String>) -> ClientError {
+    ClientError::Service {
+        service,
+        message: message.into(),
+    }
+}
+
+/// POSTs JSON and returns the JSON answer, or the server's own error message.
+async fn post_json(
+    http: &reqwest::Client,
+    service: &'static str,
+    url: &str,
+    body: &Value,
+    token: Option<&str>,
+    want: u16,
+) -> Result<Value, ClientError> {
+    let mut request = http.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| service_error(service, format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status != want {
+        let message = answer["message"].as_str().unwrap_or("no message");
+        return Err(service_error(service, format!("HTTP {status}: {message}")));
+    }
+    Ok(answer)
+}
+
+impl Signer {
+    /// A signer for the deployment described by `trust`.
+    pub fn new(trust: TrustMaterial) -> Signer {
+        Signer {
+            http: reqwest::Client::new(),
+            trust,
+        }
+    }
+
+    /// Obtains a certificate for `token` over a fresh key, and checks its embedded SCT.
+    pub async fn certificate(&self, token: &str) -> Result<SigningCertificate, ClientError> {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+        let key = PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?;
+        let mut csr = X509ReqBuilder::new()?;
+        csr.set_pubkey(&key)?;
+        csr.sign(&key, MessageDigest::sha256())?;
+        let body = json!({"certificateSigningRequest": STANDARD.encode(csr.build().to_pem()?)});
+        let url = format!("{}/api/v2/signingCert", self.trust.ca_url);
+        let answer = post_json(
+            &self.http,
+            "certificate authority",
+            &url,
+            &body,
+            Some(token),
+            200,
+        )
+        .await?;
+        let chain: Vec<X509> = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+            .as_array()
+            .ok_or_else(|| {
+                service_error(
+                    "certificate authority",
+                    "no certificate with an embedded SCT in the answer",
+                )
+            })?
+            .iter()
+            .map(|c| X509::from_pem(c.as_str().unwrap_or_default().as_bytes()))
+            .collect::<Result<_, _>>()?;
+        if chain.len() < 2 {
+            return Err(service_error(
+                "certificate authority",
+                "the chain lacks the issuer",
+            ));
+        }
+        let leaf_der = chain[0].to_der()?;
+        if !chain[0].public_key()?.public_eq(&key) {
+            return Err(service_error(
+                "certificate authority",
+                "the certificate is not for our key",
+            ));
+        }
+        verify_embedded_sct(&leaf_der, &chain[1], &self.trust.ct_log_keys)?;
+        Ok(SigningCertificate { key, leaf_der })
+    }
+
+    /// Signs one file, logs the signature, and writes its bundle to `bundle_path`.
+    pub async fn sign_file(
+        &self,
+        cert: &SigningCertificate,
+        file: &Path,
+        bundle_path: &Path,
+    ) -> Result<(), ClientError> {
+        let data = std::fs::read(file).map_err(|e| ClientError::File {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let digest = sha256(&data);
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &cert.key)?;
+        let signature = signer.sign_oneshot_to_vec(&data)?;
+        let pem = X509::from_der(&cert.leaf_der)?.to_pem()?;
+        let entry = json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": crate::ca::hex(&digest)}},
+                "signature": {"content": STANDARD.encode(&signature), "publicKey": {"content": STANDARD.encode(pem)}},
+            },
+        });
+        let url = format!("{}/api/v1/log/entries", self.trust.rekor_url);
+        let answer = post_json(&self.http, "transparency log", &url, &entry, None, 201).await?;
+        let tlog = bundle::tlog_entry(&answer)?;
+        bundle::write_atomically(
+            bundle_path,
+            &bundle::message_signature_bundle(&cert.leaf_der, tlog, &digest, &signature),
+        )
+    }
+}
+
+/// Where the bundle of `file` goes by default: `FILE.sigstore.json`.
+pub fn default_bundle_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".sigstore.json");
+    PathBuf::from(name)
+}
+
+/// Verifies the single embedded SCT of `leaf_der` (issued by `issuer`) with the CT key whose
+/// log ID it names (RFC 6962 §3.2: it signs the TBS without the SCT list).
+pub fn verify_embedded_sct(
+    leaf_der: &[u8],
+    issuer: &X509,
+    ct_keys: &[Vec<u8>],
+) -> Result<(), ClientError> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf_der)
+        .map_err(|e| ClientError::Sct(format!("cannot parse the certificate: {e}")))?;
+    let ext = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid.to_id_string() == SCT_LIST_OID)
+        .ok_or_else(|| ClientError::Sct("the certificate has no embedded SCT".into()))?;
+    let (_, list) = x509_parser::der_parser::asn1_rs::OctetString::from_der(ext.value)
+        .map_err(|_| ClientError::Sct("the SCT list is not an OCTET STRING".into()))?;
+    let scts = parse_sct_list(list.as_ref())
+        .ok_or_else(|| ClientError::Sct("malformed SCT list".into()))?;
+    let [sct] = scts.as_slice() else {
+        return Err(ClientError::Sct(format!(
+            "expected exactly one SCT, found {}",
+            scts.len()
+        )));
+    };
+    let key = ct_keys
+        .iter()
+        .find(|k| sha256(k) == sct.log_id)
+        .ok_or_else(|| {
+            ClientError::Sct("it names a CT log the trust configuration does not list".into())
+        })?;
+    let tbs = sigil_ctlog::ct::tbs_without_extension(leaf_der, SCT_LIST_OID)
+        .map_err(|e| ClientError::Sct(e.to_string()))?;
+    let issuer_key_hash = sha256(&issuer.public_key()?.public_key_to_der()?);
+    let signed = merkle_tree_leaf(
+        sct.timestamp_ms,
+        &SignedEntry::Precert {
+            issuer_key_hash,
+            tbs,
+        },
+        &sct.extensions,
+    );
+    if !sigil_ctlog::key::verify_digitally_signed(key, &signed, &sct.signature) {
+        return Err(ClientError::Sct(
+            "the signature does not verify with the CT log's key".into(),
+        ));
+    }
+    Ok(())
+}
