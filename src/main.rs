@@ -46,6 +46,29 @@ enum Command {
         #[arg(long)]
         trust_config: Option<PathBuf>,
     },
+    /// Verify a bundle: exit 0 only when every check passes.
+    Verify {
+        /// The artifact, or `sha256:HEX` of it.
+        artifact: String,
+        /// The Sigstore bundle.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The identity the certificate must name (email, URI, or user!domain).
+        #[arg(long)]
+        cert_identity: String,
+        /// The OIDC issuer the certificate must name.
+        #[arg(long)]
+        cert_oidc_issuer: String,
+        /// A trusted_root.json.
+        #[arg(long, conflicts_with_all = ["trust_config", "server"])]
+        trusted_root: Option<PathBuf>,
+        /// A ClientTrustConfig file.
+        #[arg(long, conflicts_with = "server")]
+        trust_config: Option<PathBuf>,
+        /// A sigil deployment whose trust config is fetched.
+        #[arg(long)]
+        server: Option<String>,
+    },
     /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
     TrustConfig {
         /// Base URL of the sigil server.
@@ -98,6 +121,29 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, dev } => serve(config, dev).await,
         Command::TrustConfig { server } => trust_config(&server).await,
+        Command::Verify {
+            artifact,
+            bundle,
+            cert_identity,
+            cert_oidc_issuer,
+            trusted_root,
+            trust_config,
+            server,
+        } => {
+            let policy = sigil::client::verify::Policy {
+                identity: cert_identity,
+                issuer: cert_oidc_issuer,
+            };
+            verify(
+                &artifact,
+                &bundle,
+                &policy,
+                trusted_root,
+                trust_config,
+                server,
+            )
+            .await
+        }
         Command::Sign {
             files,
             bundle,
@@ -154,7 +200,7 @@ async fn sign(
     let http = reqwest::Client::new();
     let trust = match (&server, &trust_config) {
         (Some(server), _) => TrustMaterial::from_server(&http, server).await?.0,
-        (None, Some(path)) => TrustMaterial::from_file(path)?,
+        (None, Some(path)) => TrustMaterial::from_file(path, false)?,
         (None, None) => {
             return Err(ClientError::Trust(
                 "pass --server URL or --trust-config FILE".into(),
@@ -196,6 +242,48 @@ async fn sign(
         signer.sign_file(&certificate, file, &out).await?;
         eprintln!("Signed {} -> {}", file.display(), out.display());
     }
+    Ok(())
+}
+
+async fn verify(
+    artifact: &str,
+    bundle: &std::path::Path,
+    policy: &sigil::client::verify::Policy,
+    trusted_root: Option<PathBuf>,
+    trust_config: Option<PathBuf>,
+    server: Option<String>,
+) -> Result<(), String> {
+    use sigil::client::trust::TrustMaterial;
+    let trust = match (trusted_root, trust_config, server) {
+        (Some(path), _, _) => TrustMaterial::from_file(&path, true),
+        (_, Some(path), _) => TrustMaterial::from_file(&path, false),
+        (_, _, Some(server)) => TrustMaterial::from_server(&reqwest::Client::new(), &server)
+            .await
+            .map(|(t, _)| t),
+        _ => return Err("pass --trusted-root, --trust-config or --server".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
+        Some(hex) => (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| format!("`{artifact}`: expected sha256: and 64 hex digits"))?,
+        None => {
+            openssl::sha::sha256(&std::fs::read(artifact).map_err(|e| format!("{artifact}: {e}"))?)
+        }
+    };
+    let bytes = std::fs::read(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+    let verified = sigil::client::verify::verify(&bytes, &digest, &trust, policy)
+        .map_err(|e| format!("verification failed: {e}"))?;
+    println!(
+        "OK: {artifact} (log index {}, signed at {})",
+        verified.log_index, verified.signed_time
+    );
     Ok(())
 }
 

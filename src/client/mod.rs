@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod sign;
 pub mod trust;
+pub mod verify;
 
 /// Why a client operation failed; each message names the step and what was expected.
 #[derive(Debug, thiserror::Error)]

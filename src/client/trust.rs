@@ -16,9 +16,58 @@ pub struct TrustMaterial {
     pub rekor_url: String,
     /// DER SubjectPublicKeyInfo of every trusted CT log.
     pub ct_log_keys: Vec<Vec<u8>>,
+    /// DER SubjectPublicKeyInfo of every trusted transparency (Rekor) log.
+    pub tlog_keys: Vec<Vec<u8>>,
+    /// Each trusted CA's chain, DER, issuing certificate first, root last.
+    pub ca_chains: Vec<Vec<Vec<u8>>>,
 }
 
 impl TrustMaterial {
+    /// Reads a `TrustedRoot` document alone (enough to verify, not to sign).
+    pub fn from_trusted_root(root: &Value) -> Result<TrustMaterial, ClientError> {
+        if root["mediaType"] != "application/vnd.dev.sigstore.trustedroot+json;version=0.1" {
+            return Err(ClientError::Trust(
+                "not a TrustedRoot v0.1 (mediaType)".into(),
+            ));
+        }
+        let keys = |field: &str| -> Vec<Vec<u8>> {
+            root[field]
+                .as_array()
+                .map(|logs| {
+                    logs.iter()
+                        .filter_map(|l| l["publicKey"]["rawBytes"].as_str())
+                        .filter_map(|k| STANDARD.decode(k).ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ca_chains = root["certificateAuthorities"]
+            .as_array()
+            .map(|cas| {
+                cas.iter()
+                    .map(|ca| {
+                        ca["certChain"]["certificates"]
+                            .as_array()
+                            .map(|c| {
+                                c.iter()
+                                    .filter_map(|c| c["rawBytes"].as_str())
+                                    .filter_map(|c| STANDARD.decode(c).ok())
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(TrustMaterial {
+            ca_url: String::new(),
+            rekor_url: String::new(),
+            ct_log_keys: keys("ctlogs"),
+            tlog_keys: keys("tlogs"),
+            ca_chains,
+        })
+    }
+
     /// Reads a `ClientTrustConfig` document.
     pub fn from_client_trust_config(config: &Value) -> Result<TrustMaterial, ClientError> {
         let bad = |what: &str| ClientError::Trust(what.to_owned());
@@ -33,20 +82,14 @@ impl TrustMaterial {
                 .map(|u| u.trim_end_matches('/').to_owned())
                 .ok_or_else(|| bad(&format!("signingConfig.{field} has no v1 service")))
         };
-        let ct_log_keys = config["trustedRoot"]["ctlogs"]
-            .as_array()
-            .ok_or_else(|| bad("trustedRoot.ctlogs is missing"))?
-            .iter()
-            .filter_map(|l| l["publicKey"]["rawBytes"].as_str())
-            .filter_map(|k| STANDARD.decode(k).ok())
-            .collect::<Vec<_>>();
-        if ct_log_keys.is_empty() {
+        let root = TrustMaterial::from_trusted_root(&config["trustedRoot"])?;
+        if root.ct_log_keys.is_empty() {
             return Err(bad("trustedRoot.ctlogs lists no key"));
         }
         Ok(TrustMaterial {
             ca_url: first_url("caUrls")?,
             rekor_url: first_url("rekorTlogUrls")?,
-            ct_log_keys,
+            ..root
         })
     }
 
@@ -78,14 +121,21 @@ impl TrustMaterial {
         Ok((TrustMaterial::from_client_trust_config(&config)?, config))
     }
 
-    /// Reads a `ClientTrustConfig` file.
-    pub fn from_file(path: &std::path::Path) -> Result<TrustMaterial, ClientError> {
+    /// Reads a `ClientTrustConfig` (or, with `trusted_root_only`, a `TrustedRoot`) file.
+    pub fn from_file(
+        path: &std::path::Path,
+        trusted_root_only: bool,
+    ) -> Result<TrustMaterial, ClientError> {
         let text = std::fs::read(path).map_err(|e| ClientError::File {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
         let config: Value = serde_json::from_slice(&text)
             .map_err(|e| ClientError::Trust(format!("{}: not JSON: {e}", path.display())))?;
-        TrustMaterial::from_client_trust_config(&config)
+        if trusted_root_only {
+            TrustMaterial::from_trusted_root(&config)
+        } else {
+            TrustMaterial::from_client_trust_config(&config)
+        }
     }
 }

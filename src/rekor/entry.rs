@@ -141,7 +141,7 @@ fn hex_digest(value: &str) -> Result<[u8; 32], EntryError> {
 }
 
 /// A signature over a SHA-256 digest: ECDSA, or RSA PKCS#1 v1.5.
-fn verify_prehashed(
+pub(crate) fn verify_prehashed(
     key: &PKey<Public>,
     digest: &[u8; 32],
     signature: &[u8],

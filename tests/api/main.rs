@@ -15,3 +15,4 @@ mod rejections;
 mod rekor;
 mod signing_cert;
 mod sigstore_python;
+mod verify;

@@ -167,6 +167,35 @@ async fn sigstore_python_signs_and_verifies_against_sigil() {
         "artifact.txt",
     );
     assert!(ok(&verified), "verify: {}", show(&verified));
+    // sigstore-python's bundle verifies with `sigil verify` too, and not for another identity.
+    let sigil_verify = |identity: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args([
+                "verify",
+                "artifact.txt",
+                "--bundle",
+                "artifact.sigstore.json",
+                "--trust-config",
+                "tc.json",
+            ])
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                &client.issuer,
+            ])
+            .current_dir(client.dir.path())
+            .output()
+            .unwrap()
+    };
+    let verified = sigil_verify("alice@example.com");
+    assert!(ok(&verified), "sigil verify: {}", show(&verified));
+    let refused = sigil_verify("mallory@example.com");
+    assert!(
+        !ok(&refused) && show(&refused).contains("identity"),
+        "{}",
+        show(&refused)
+    );
 
     // A changed artifact, a wrong identity and a wrong issuer all fail.
     client.write("changed.txt", "hello, sigil!\n");
