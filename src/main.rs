@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sigil::client::ClientError;
 use sigil::config::{CaKeyType, Config};
 use sigil::startup::Application;
 
@@ -33,18 +34,24 @@ enum Command {
         /// Bundle path (only with one file); default FILE.sigstore.json.
         #[arg(long)]
         bundle: Option<PathBuf>,
-        /// The OIDC identity token to certify.
-        #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
-        identity_token: Option<String>,
-        /// Take a token from the dev issuer of a `sigil serve --dev` server (needs --server).
+        #[command(flatten)]
+        signing: SigningArgs,
+    },
+    /// Sign an in-toto statement about a file as a DSSE envelope.
+    Attest {
+        /// The file the statement is about.
+        file: PathBuf,
+        /// The predicate type URI, e.g. https://slsa.dev/provenance/v1.
         #[arg(long)]
-        dev: bool,
-        /// The sigil deployment, whose trust config is fetched.
-        #[arg(long, conflicts_with = "trust_config")]
-        server: Option<String>,
-        /// A ClientTrustConfig file instead of --server.
+        predicate_type: String,
+        /// A JSON file holding the predicate.
         #[arg(long)]
-        trust_config: Option<PathBuf>,
+        predicate: PathBuf,
+        /// Bundle path; default FILE.sigstore.json.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        #[command(flatten)]
+        signing: SigningArgs,
     },
     /// Verify a bundle: exit 0 only when every check passes.
     Verify {
@@ -147,11 +154,17 @@ async fn main() -> ExitCode {
         Command::Sign {
             files,
             bundle,
-            identity_token,
-            dev,
-            server,
-            trust_config,
-        } => sign(files, bundle, identity_token, dev, server, trust_config)
+            signing,
+        } => sign(files, bundle, signing)
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Attest {
+            file,
+            predicate_type,
+            predicate,
+            bundle,
+            signing,
+        } => attest(file, predicate_type, predicate, bundle, signing)
             .await
             .map_err(|e| e.to_string()),
         Command::Keys {
@@ -181,24 +194,37 @@ async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
-async fn sign(
-    files: Vec<PathBuf>,
-    bundle: Option<PathBuf>,
-    token: Option<String>,
+/// Where to sign, and as whom: used by `sign` and `attest`.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// The OIDC identity token to certify.
+    #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
+    identity_token: Option<String>,
+    /// Take a token from the dev issuer of a `sigil serve --dev` server (needs --server).
+    #[arg(long)]
     dev: bool,
+    /// The sigil deployment, whose trust config is fetched.
+    #[arg(long, conflicts_with = "trust_config")]
     server: Option<String>,
+    /// A ClientTrustConfig file instead of --server.
+    #[arg(long)]
     trust_config: Option<PathBuf>,
-) -> Result<(), sigil::client::ClientError> {
-    use sigil::client::ClientError;
-    use sigil::client::sign::{Signer, default_bundle_path};
+}
+
+/// A signer for the chosen deployment, a certificate for the chosen identity.
+async fn signing_certificate(
+    args: SigningArgs,
+) -> Result<
+    (
+        sigil::client::sign::Signer,
+        sigil::client::sign::SigningCertificate,
+    ),
+    ClientError,
+> {
+    use sigil::client::sign::Signer;
     use sigil::client::trust::TrustMaterial;
-    if bundle.is_some() && files.len() != 1 {
-        return Err(ClientError::Trust(
-            "--bundle takes exactly one file to sign".into(),
-        ));
-    }
     let http = reqwest::Client::new();
-    let trust = match (&server, &trust_config) {
+    let trust = match (&args.server, &args.trust_config) {
         (Some(server), _) => TrustMaterial::from_server(&http, server).await?.0,
         (None, Some(path)) => TrustMaterial::from_file(path, false)?,
         (None, None) => {
@@ -207,25 +233,23 @@ async fn sign(
             ));
         }
     };
-    let token = match (token, dev, &server) {
+    let token = match (args.identity_token, args.dev, &args.server) {
         (Some(token), _, _) => token,
         (None, true, Some(server)) => {
             let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));
+            let dev_issuer = |message: String| ClientError::Service {
+                service: "dev issuer",
+                message,
+            };
             let answer: serde_json::Value = http
                 .get(&url)
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(|e| ClientError::Service {
-                    service: "dev issuer",
-                    message: format!("{url}: {e}"),
-                })?
+                .map_err(|e| dev_issuer(format!("{url}: {e}")))?
                 .json()
                 .await
-                .map_err(|e| ClientError::Service {
-                    service: "dev issuer",
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| dev_issuer(e.to_string()))?;
             answer["id_token"]
                 .as_str()
                 .ok_or(ClientError::NoToken)?
@@ -237,11 +261,52 @@ async fn sign(
     eprintln!("Requesting a signing certificate (ephemeral P-256 key, kept in memory)...");
     let certificate = signer.certificate(&token).await?;
     eprintln!("Certificate received; its embedded SCT verifies against the trusted CT log.");
+    Ok((signer, certificate))
+}
+
+async fn sign(
+    files: Vec<PathBuf>,
+    bundle: Option<PathBuf>,
+    args: SigningArgs,
+) -> Result<(), ClientError> {
+    if bundle.is_some() && files.len() != 1 {
+        return Err(ClientError::Trust(
+            "--bundle takes exactly one file to sign".into(),
+        ));
+    }
+    let (signer, certificate) = signing_certificate(args).await?;
     for file in &files {
-        let out = bundle.clone().unwrap_or_else(|| default_bundle_path(file));
+        let out = bundle
+            .clone()
+            .unwrap_or_else(|| sigil::client::sign::default_bundle_path(file));
         signer.sign_file(&certificate, file, &out).await?;
         eprintln!("Signed {} -> {}", file.display(), out.display());
     }
+    Ok(())
+}
+
+async fn attest(
+    file: PathBuf,
+    predicate_type: String,
+    predicate: PathBuf,
+    bundle: Option<PathBuf>,
+    args: SigningArgs,
+) -> Result<(), ClientError> {
+    let text = std::fs::read(&predicate).map_err(|e| ClientError::File {
+        path: predicate.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let predicate_json: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| ClientError::File {
+            path: predicate.display().to_string(),
+            message: format!("not JSON: {e}"),
+        })?;
+    let (signer, certificate) = signing_certificate(args).await?;
+    let out = bundle.unwrap_or_else(|| sigil::client::sign::default_bundle_path(&file));
+    signer
+        .attest_file(&certificate, &file, &predicate_type, predicate_json, &out)
+        .await?;
+    eprintln!("Attested {} -> {}", file.display(), out.display());
     Ok(())
 }
 

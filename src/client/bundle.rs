@@ -100,6 +100,18 @@ pub fn message_signature_bundle(
     })
 }
 
+/// A DSSE bundle: certificate, one tlog entry, and the envelope.
+pub fn dsse_bundle(leaf_der: &[u8], tlog_entry: Value, envelope: Value) -> Value {
+    json!({
+        "mediaType": MEDIA_TYPE,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": STANDARD.encode(leaf_der)},
+            "tlogEntries": [tlog_entry],
+        },
+        "dsseEnvelope": envelope,
+    })
+}
+
 /// Writes `bundle` to `path` atomically: a temporary file in the same directory, synced, then
 /// renamed over the target, so a reader never sees half a bundle.
 pub fn write_atomically(path: &Path, bundle: &Value) -> Result<(), ClientError> {

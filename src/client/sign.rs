@@ -153,6 +153,60 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// Signs an in-toto statement about `file` (predicate `predicate_type`, `predicate`) as a
+    /// DSSE envelope, logs it as a `dsse` entry, and writes the bundle to `bundle_path`.
+    pub async fn attest_file(
+        &self,
+        cert: &SigningCertificate,
+        file: &Path,
+        predicate_type: &str,
+        predicate: Value,
+        bundle_path: &Path,
+    ) -> Result<(), ClientError> {
+        let data = std::fs::read(file).map_err(|e| ClientError::File {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let statement = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": name, "digest": {"sha256": crate::ca::hex(&sha256(&data))}}],
+            "predicateType": predicate_type,
+            "predicate": predicate,
+        });
+        let payload =
+            serde_json::to_vec(&statement).map_err(|e| ClientError::Trust(e.to_string()))?;
+        let message = crate::rekor::entry::pae(IN_TOTO_PAYLOAD_TYPE, &payload);
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &cert.key)?;
+        let signature = signer.sign_oneshot_to_vec(&message)?;
+        let envelope = json!({
+            "payload": STANDARD.encode(&payload),
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": STANDARD.encode(&signature)}],
+        });
+        let pem = X509::from_der(&cert.leaf_der)?.to_pem()?;
+        let entry = json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"proposedContent": {"envelope": envelope.to_string(), "verifiers": [STANDARD.encode(pem)]}},
+        });
+        let url = format!("{}/api/v1/log/entries", self.trust.rekor_url);
+        let answer = post_json(&self.http, "transparency log", &url, &entry, None, 201).await?;
+        let tlog = bundle::tlog_entry(&answer)?;
+        bundle::write_atomically(
+            bundle_path,
+            &bundle::dsse_bundle(&cert.leaf_der, tlog, envelope),
+        )
+    }
+}
+
+/// DSSE payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
 /// Where the bundle of `file` goes by default: `FILE.sigstore.json`.
 pub fn default_bundle_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();

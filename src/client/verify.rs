@@ -112,13 +112,17 @@ pub fn verify(
             format!("expected exactly one tlog entry, found {}", entries.len()),
         );
     };
-    if entry["kindVersion"] != json!({"kind": "hashedrekord", "version": "0.0.1"}) {
+    let dsse = match &entry["kindVersion"] {
+        kv if *kv == json!({"kind": "hashedrekord", "version": "0.0.1"}) => false,
+        kv if *kv == json!({"kind": "dsse", "version": "0.0.1"}) => true,
+        kv => return fail("bundle", format!("unsupported log entry kind {kv}")),
+    };
+    if dsse != bundle["dsseEnvelope"].is_object() {
         return fail(
             "bundle",
-            format!("unsupported log entry kind {}", entry["kindVersion"]),
+            "the log entry kind does not match the bundle's content",
         );
     }
-    let signature = b64("bundle", &bundle["messageSignature"]["signature"])?;
 
     // The log entry: its key, the SET (which makes integratedTime a signed time), the
     // inclusion proof and the checkpoint.
@@ -199,7 +203,30 @@ pub fn verify(
     check_certificate(&leaf_der, policy, signed_time)?;
 
     // The signature over the artifact, then the log entry against the bundle.
-    if let Some(claimed) = bundle["messageSignature"]["messageDigest"]["digest"].as_str() {
+    let body: Value = serde_json::from_slice(&body)
+        .or_else(|e| fail("log entry", format!("the body is not JSON: {e}")))?;
+    if dsse {
+        verify_dsse(&bundle["dsseEnvelope"], &leaf, &leaf_der, digest, &body)?;
+    } else {
+        verify_message_signature(&bundle["messageSignature"], &leaf, &leaf_der, digest, &body)?;
+    }
+    Ok(Verified {
+        log_index,
+        signed_time,
+    })
+}
+
+/// A hashedrekord bundle: the signature over the digest, and the logged digest, signature and
+/// certificate equal the bundle's.
+fn verify_message_signature(
+    sig: &Value,
+    leaf: &X509,
+    leaf_der: &[u8],
+    digest: &Hash,
+    body: &Value,
+) -> Result<(), VerifyError> {
+    let signature = b64("bundle", &sig["signature"])?;
+    if let Some(claimed) = sig["messageDigest"]["digest"].as_str() {
         if STANDARD.decode(claimed).ok().as_deref() != Some(digest.as_slice()) {
             return fail(
                 "signature",
@@ -216,28 +243,90 @@ pub fn verify(
             "the signature does not verify over the artifact's digest with the certificate's key",
         );
     }
-    let body: Value = serde_json::from_slice(&body)
-        .or_else(|e| fail("log entry", format!("the body is not JSON: {e}")))?;
     let spec = &body["spec"];
-    let logged_cert = b64("log entry", &spec["signature"]["publicKey"]["content"])?;
-    let logged_cert = X509::from_pem(&logged_cert)
-        .or_else(|_| X509::from_der(&logged_cert))
-        .ok()
-        .and_then(|c| c.to_der().ok());
     if body["kind"] != "hashedrekord"
         || spec["data"]["hash"]["value"].as_str() != Some(crate::ca::hex(digest).as_str())
         || b64("log entry", &spec["signature"]["content"])? != signature
-        || logged_cert.as_deref() != Some(leaf_der.as_slice())
+        || !same_certificate(&spec["signature"]["publicKey"]["content"], leaf_der)
     {
         return fail(
             "log entry",
             "the logged digest, signature or certificate differs from the bundle's",
         );
     }
-    Ok(Verified {
-        log_index,
-        signed_time,
-    })
+    Ok(())
+}
+
+/// A DSSE bundle: one signature over the PAE by the certificate's key, the artifact among the
+/// in-toto statement's subjects, and the logged payload hash, signature and verifier equal the
+/// envelope's.
+fn verify_dsse(
+    envelope: &Value,
+    leaf: &X509,
+    leaf_der: &[u8],
+    digest: &Hash,
+    body: &Value,
+) -> Result<(), VerifyError> {
+    let payload = b64("bundle", &envelope["payload"])?;
+    let payload_type = envelope["payloadType"].as_str().unwrap_or_default();
+    let [signature] = envelope["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    else {
+        return fail("bundle", "the envelope must carry exactly one signature");
+    };
+    let signature = b64("bundle", &signature["sig"])?;
+    let message = crate::rekor::entry::pae(payload_type, &payload);
+    if !crate::rekor::entry::verify_message(leaf, &message, &signature) {
+        return fail(
+            "signature",
+            "the envelope signature does not verify with the certificate's key",
+        );
+    }
+    let statement: Value = serde_json::from_slice(&payload)
+        .or_else(|_| fail("signature", "the payload is not an in-toto statement"))?;
+    let wanted = crate::ca::hex(digest);
+    let covered = statement["subject"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|s| s["digest"]["sha256"].as_str() == Some(wanted.as_str()))
+    });
+    if !covered {
+        return fail(
+            "signature",
+            "the artifact's SHA-256 is not among the statement's subjects",
+        );
+    }
+    let spec = &body["spec"];
+    let logged = spec["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let same_signature = matches!(logged, [s]
+        if b64("log entry", &s["signature"]).ok().as_deref() == Some(signature.as_slice())
+            && same_certificate(&s["verifier"], leaf_der));
+    if body["kind"] != "dsse"
+        || spec["payloadHash"]["value"].as_str() != Some(crate::ca::hex(&sha256(&payload)).as_str())
+        || !same_signature
+    {
+        return fail(
+            "log entry",
+            "the logged payload hash, signature or verifier differs from the envelope's",
+        );
+    }
+    Ok(())
+}
+
+/// Whether a base64 PEM (or DER) certificate from a log entry is `leaf_der`.
+fn same_certificate(logged: &Value, leaf_der: &[u8]) -> bool {
+    let Some(bytes) = logged.as_str().and_then(|s| STANDARD.decode(s).ok()) else {
+        return false;
+    };
+    X509::from_pem(&bytes)
+        .or_else(|_| X509::from_der(&bytes))
+        .ok()
+        .and_then(|c| c.to_der().ok())
+        .is_some_and(|der| der == leaf_der)
 }
 
 /// The checkpoint: a signed note from the log's key (hint = log ID's first 4 bytes) whose root

@@ -266,7 +266,7 @@ fn dsse(spec: &Value) -> Result<CanonicalEntry, EntryError> {
 
 /// A signature over `message` itself, with the key's usual hash (SHA-256 for ECDSA P-256/RSA,
 /// SHA-384 for P-384).
-fn verify_message(cert: &X509, message: &[u8], signature: &[u8]) -> bool {
+pub(crate) fn verify_message(cert: &X509, message: &[u8], signature: &[u8]) -> bool {
     let Ok(key) = cert.public_key() else {
         return false;
     };

@@ -348,3 +348,103 @@ async fn sigil_sign_bundles_verify_with_sigstore_python() {
     let no_token = sigil(&["sign", "--server", &client.app.address, "three.txt"]);
     assert!(!ok(&no_token) && show(&no_token).contains("no identity token"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attestations_cross_verify_between_sigil_and_sigstore_python() {
+    let Some(client) = Client::new().await else {
+        return;
+    };
+    client.write("release.tar", "bytes of a release\n");
+    client.write(
+        "predicate.json",
+        r#"{"buildDefinition":{"buildType":"https://example.com/build","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/builder"}}}"#,
+    );
+    let token = client.token("dana@example.com").await;
+    let run_sigil = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(args)
+            .current_dir(client.dir.path())
+            .output()
+            .unwrap()
+    };
+    let sigil_verify = |bundle: &str, artifact: &str, identity: &str| {
+        run_sigil(&[
+            "verify",
+            artifact,
+            "--bundle",
+            bundle,
+            "--trust-config",
+            "tc.json",
+            "--cert-identity",
+            identity,
+            "--cert-oidc-issuer",
+            &client.issuer,
+        ])
+    };
+
+    // sigil attest -> sigstore-python and sigil verify.
+    let attested = run_sigil(&[
+        "attest",
+        "release.tar",
+        "--predicate-type",
+        "https://slsa.dev/provenance/v1",
+        "--predicate",
+        "predicate.json",
+        "--bundle",
+        "sigil.sigstore.json",
+        "--server",
+        &client.app.address,
+        "--identity-token",
+        &token,
+    ]);
+    assert!(ok(&attested), "sigil attest: {}", show(&attested));
+    let verified = client.verify(
+        "sigil.sigstore.json",
+        "dana@example.com",
+        &client.issuer,
+        "release.tar",
+    );
+    assert!(
+        ok(&verified),
+        "sigstore-python verify of sigil's attestation: {}",
+        show(&verified)
+    );
+    assert!(ok(&sigil_verify(
+        "sigil.sigstore.json",
+        "release.tar",
+        "dana@example.com"
+    )));
+
+    // sigstore-python attest -> sigil verify.
+    let attested = client.run(&[
+        "attest",
+        "--predicate-type",
+        "https://slsa.dev/provenance/v1",
+        "--predicate",
+        "predicate.json",
+        "--identity-token",
+        &token,
+        "--bundle",
+        "python.sigstore.json",
+        "release.tar",
+    ]);
+    assert!(ok(&attested), "{}", show(&attested));
+    let verified = sigil_verify("python.sigstore.json", "release.tar", "dana@example.com");
+    assert!(
+        ok(&verified),
+        "sigil verify of sigstore-python's attestation: {}",
+        show(&verified)
+    );
+
+    // Another artifact is not covered by either statement; another identity is refused.
+    client.write("other.tar", "other\n");
+    for bundle in ["sigil.sigstore.json", "python.sigstore.json"] {
+        let out = sigil_verify(bundle, "other.tar", "dana@example.com");
+        assert!(
+            !ok(&out) && show(&out).contains("subjects"),
+            "{}",
+            show(&out)
+        );
+        assert!(!ok(&sigil_verify(bundle, "release.tar", "eve@example.com")));
+    }
+}
