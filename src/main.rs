@@ -60,12 +60,8 @@ enum Command {
         /// The Sigstore bundle.
         #[arg(long)]
         bundle: PathBuf,
-        /// The identity the certificate must name (email, URI, or user!domain).
-        #[arg(long)]
-        cert_identity: String,
-        /// The OIDC issuer the certificate must name.
-        #[arg(long)]
-        cert_oidc_issuer: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
         /// A trusted_root.json.
         #[arg(long, conflicts_with_all = ["trust_config", "server"])]
         trusted_root: Option<PathBuf>,
@@ -131,26 +127,24 @@ async fn main() -> ExitCode {
         Command::Verify {
             artifact,
             bundle,
-            cert_identity,
-            cert_oidc_issuer,
+            policy,
             trusted_root,
             trust_config,
             server,
-        } => {
-            let policy = sigil::client::verify::Policy {
-                identity: cert_identity,
-                issuer: cert_oidc_issuer,
-            };
-            verify(
-                &artifact,
-                &bundle,
-                &policy,
-                trusted_root,
-                trust_config,
-                server,
-            )
-            .await
-        }
+        } => match policy.into_policy() {
+            Ok(policy) => {
+                verify(
+                    &artifact,
+                    &bundle,
+                    &policy,
+                    trusted_root,
+                    trust_config,
+                    server,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        },
         Command::Sign {
             files,
             bundle,
@@ -192,6 +186,72 @@ async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// Who must have signed: used by `verify`.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// The exact identity (SAN) the certificate must name.
+    #[arg(
+        long,
+        required_unless_present = "cert_identity_regexp",
+        conflicts_with = "cert_identity_regexp"
+    )]
+    cert_identity: Option<String>,
+    /// A regular expression the identity must match in full.
+    #[arg(long)]
+    cert_identity_regexp: Option<String>,
+    /// The exact OIDC issuer the certificate must name.
+    #[arg(
+        long,
+        required_unless_present = "cert_oidc_issuer_regexp",
+        conflicts_with = "cert_oidc_issuer_regexp"
+    )]
+    cert_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match in full.
+    #[arg(long)]
+    cert_oidc_issuer_regexp: Option<String>,
+    /// GitHub Actions: the workflow trigger (extension 1.2).
+    #[arg(long)]
+    cert_github_workflow_trigger: Option<String>,
+    /// GitHub Actions: the commit SHA (extension 1.3).
+    #[arg(long)]
+    cert_github_workflow_sha: Option<String>,
+    /// GitHub Actions: the workflow name (extension 1.4).
+    #[arg(long)]
+    cert_github_workflow_name: Option<String>,
+    /// GitHub Actions: the repository, owner/name (extension 1.5).
+    #[arg(long)]
+    cert_github_workflow_repository: Option<String>,
+    /// GitHub Actions: the git ref (extension 1.6).
+    #[arg(long)]
+    cert_github_workflow_ref: Option<String>,
+}
+
+impl PolicyArgs {
+    fn into_policy(self) -> Result<sigil::client::verify::Policy, String> {
+        use sigil::client::verify::{Matcher, Policy};
+        let matcher = |exact: Option<String>, pattern: Option<String>| match (exact, pattern) {
+            (Some(exact), _) => Ok(Matcher::Exact(exact)),
+            (None, Some(pattern)) => Matcher::regex(&pattern),
+            (None, None) => Err("an identity and an issuer are required".to_owned()),
+        };
+        let claims = [
+            (2, self.cert_github_workflow_trigger),
+            (3, self.cert_github_workflow_sha),
+            (4, self.cert_github_workflow_name),
+            (5, self.cert_github_workflow_repository),
+            (6, self.cert_github_workflow_ref),
+        ]
+        .into_iter()
+        .filter_map(|(arc, value)| value.map(|v| (arc, v)))
+        .collect();
+        Ok(Policy {
+            identity: matcher(self.cert_identity, self.cert_identity_regexp)?,
+            issuer: matcher(self.cert_oidc_issuer, self.cert_oidc_issuer_regexp)?,
+            claims,
+        })
+    }
 }
 
 /// Where to sign, and as whom: used by `sign` and `attest`.

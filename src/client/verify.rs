@@ -34,13 +34,61 @@ fn fail<T>(check: &'static str, reason: impl Into<String>) -> Result<T, VerifyEr
     })
 }
 
+/// An expected value: exact, or a regular expression that must match all of it.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Equal to this string.
+    Exact(String),
+    /// Matched in full by this expression.
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// A full-match expression (`^(?:…)$`), or an error naming the flag.
+    pub fn regex(pattern: &str) -> Result<Matcher, String> {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map(Matcher::Regex)
+            .map_err(|e| format!("`{pattern}` is not a valid regular expression: {e}"))
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(re) => re.is_match(value),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matcher::Exact(s) => write!(f, "`{s}`"),
+            Matcher::Regex(re) => write!(f, "a match of `{}`", re.as_str()),
+        }
+    }
+}
+
 /// Who must have signed.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The exact SAN (email, URI, or `user!domain`).
-    pub identity: String,
-    /// The exact OIDC issuer (certificate extension 1.3.6.1.4.1.57264.1.1 or .8).
-    pub issuer: String,
+    /// The SAN (email, URI, or `user!domain`).
+    pub identity: Matcher,
+    /// The OIDC issuer (certificate extension 1.3.6.1.4.1.57264.1.8, else .1).
+    pub issuer: Matcher,
+    /// Further exact values of Fulcio extensions, by the last arc of their OID (GitHub's
+    /// 1.2 trigger, 1.3 SHA, 1.4 workflow name, 1.5 repository, 1.6 ref).
+    pub claims: Vec<(u64, String)>,
+}
+
+impl Policy {
+    /// An exact identity and issuer, no further claims.
+    pub fn exact(identity: &str, issuer: &str) -> Policy {
+        Policy {
+            identity: Matcher::Exact(identity.to_owned()),
+            issuer: Matcher::Exact(issuer.to_owned()),
+            claims: Vec::new(),
+        }
+    }
 }
 
 /// What a successful verification establishes.
@@ -414,6 +462,7 @@ fn check_certificate(
         X509Certificate::from_der(leaf_der).or_else(|e| fail("bundle", e.to_string()))?;
     let (mut digital_signature, mut code_signing) = (false, false);
     let (mut sans, mut issuer_v1, mut issuer_v2) = (Vec::new(), None, None);
+    let mut raw_claims: Vec<(u64, String)> = Vec::new();
     for ext in cert.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::KeyUsage(ku) => digital_signature = ku.digital_signature(),
@@ -446,6 +495,15 @@ fn check_certificate(
                         .ok()
                         .map(|(_, s)| s.string())
                 }
+                // 1.2–1.6: GitHub workflow claims, raw UTF-8.
+                oid if oid.starts_with("1.3.6.1.4.1.57264.1.") => {
+                    let arc = oid.rsplit('.').next().and_then(|a| a.parse::<u64>().ok());
+                    if let (Some(arc @ 2..=6), Ok(value)) =
+                        (arc, String::from_utf8(ext.value.to_vec()))
+                    {
+                        raw_claims.push((arc, value));
+                    }
+                }
                 _ => {}
             },
         }
@@ -456,24 +514,38 @@ fn check_certificate(
             "the certificate is not for digitalSignature with EKU codeSigning",
         );
     }
-    if !sans.contains(&policy.identity) {
+    if !sans.iter().any(|san| policy.identity.matches(san)) {
         return fail(
             "identity",
             format!(
-                "expected `{}`, the certificate is for {sans:?}",
+                "expected {}, the certificate is for {sans:?}",
                 policy.identity
             ),
         );
     }
     let issuer = issuer_v2.or(issuer_v1).unwrap_or_default();
-    if issuer != policy.issuer {
+    if !policy.issuer.matches(&issuer) {
         return fail(
             "issuer",
             format!(
-                "expected `{}`, the certificate's OIDC issuer is `{issuer}`",
+                "expected {}, the certificate's OIDC issuer is `{issuer}`",
                 policy.issuer
             ),
         );
+    }
+    for (arc, expected) in &policy.claims {
+        let found = raw_claims
+            .iter()
+            .find(|(a, _)| a == arc)
+            .map(|(_, v)| v.as_str());
+        if found != Some(expected.as_str()) {
+            return fail(
+                "identity",
+                format!(
+                    "expected extension 1.3.6.1.4.1.57264.1.{arc} = `{expected}`, found {found:?}"
+                ),
+            );
+        }
     }
     let validity = cert.validity();
     let time = signed_time as i64;

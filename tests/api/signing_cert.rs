@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn github_claims() -> serde_json::Value {
+pub fn github_claims() -> serde_json::Value {
     json!({
         "sub": "repo:octo/app:ref:refs/heads/main",
         "job_workflow_ref": "octo/app/.github/workflows/release.yml@refs/heads/main",

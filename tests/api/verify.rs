@@ -44,10 +44,7 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
         .unwrap();
     let good: Value = serde_json::from_slice(&std::fs::read(&bundle_path).unwrap()).unwrap();
     let digest = openssl::sha::sha256(b"verify me\n");
-    let policy = Policy {
-        identity: "v@example.com".into(),
-        issuer: app.issuer.url("email"),
-    };
+    let policy = Policy::exact("v@example.com", &app.issuer.url("email"));
     let check = |bundle: &Value, digest: &[u8; 32], trust: &TrustMaterial, policy: &Policy| {
         verify(&serde_json::to_vec(bundle).unwrap(), digest, trust, policy)
             .map(|_| ())
@@ -189,12 +186,12 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
         Err("signature")
     );
     let wrong = Policy {
-        identity: "w@example.com".into(),
+        identity: sigil::client::verify::Matcher::Exact("w@example.com".into()),
         ..policy.clone()
     };
     assert_eq!(check(&good, &digest, &trust, &wrong), Err("identity"));
     let wrong = Policy {
-        issuer: "https://accounts.google.com".into(),
+        issuer: sigil::client::verify::Matcher::Exact("https://accounts.google.com".into()),
         ..policy.clone()
     };
     assert_eq!(check(&good, &digest, &trust, &wrong), Err("issuer"));
@@ -217,4 +214,61 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
             .err(),
         Some("bundle")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regexp_and_github_claim_policies() {
+    use sigil::client::verify::Matcher;
+    let app = TestApp::spawn().await;
+    let config: Value = app
+        .get("/.well-known/sigstore/client_trust_config.json")
+        .await
+        .json();
+    let trust = TrustMaterial::from_client_trust_config(&config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("build.out");
+    std::fs::write(&file, b"built\n").unwrap();
+    let bundle_path = dir.path().join("build.sigstore.json");
+    let signer = Signer::new(trust.clone());
+    let token = app
+        .issuer
+        .token("github", crate::signing_cert::github_claims());
+    let certificate = signer.certificate(&token).await.unwrap();
+    signer
+        .sign_file(&certificate, &file, &bundle_path)
+        .await
+        .unwrap();
+    let bundle = std::fs::read(&bundle_path).unwrap();
+    let digest = openssl::sha::sha256(b"built\n");
+    let check = |policy: &Policy| {
+        verify(&bundle, &digest, &trust, policy)
+            .map(|_| ())
+            .map_err(|e| e.check)
+    };
+
+    let workflow =
+        Matcher::regex(r"https://github\.com/octo/app/\.github/workflows/.*@refs/heads/main")
+            .unwrap();
+    let issuer = Matcher::regex(&format!("{}/.*", regex::escape(&app.issuer.base))).unwrap();
+    let mut policy = Policy {
+        identity: workflow,
+        issuer,
+        claims: vec![
+            (5, "octo/app".into()),
+            (6, "refs/heads/main".into()),
+            (2, "push".into()),
+        ],
+    };
+    assert_eq!(check(&policy), Ok(()));
+    // Regexps match in full only, and every claim must hold.
+    policy.identity = Matcher::regex("https://github.com/octo").unwrap();
+    assert_eq!(check(&policy), Err("identity"));
+    policy.identity = Matcher::regex(".*").unwrap();
+    policy.claims = vec![(5, "octo/other".into())];
+    assert_eq!(check(&policy), Err("identity"));
+    policy.claims = vec![(3, "c3d4".into())];
+    assert_eq!(check(&policy), Ok(()));
+    policy.issuer = Matcher::regex("https://token.actions.githubusercontent.com").unwrap();
+    assert_eq!(check(&policy), Err("issuer"));
+    assert!(Matcher::regex("(").is_err());
 }
