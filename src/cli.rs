@@ -1,0 +1,451 @@
+//! The command line: clap definitions and one thin function per subcommand over the
+//! library. `main.rs` only parses and reports.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::client::ClientError;
+use crate::config::{CaKeyType, Config};
+use crate::startup::Application;
+
+/// `sigil`: its subcommands.
+#[derive(Parser)]
+#[command(name = "sigil", version, about = "A private Sigstore in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the CA, the logs and the trust endpoints on one HTTP port.
+    Serve {
+        /// TOML configuration file; every key can also be set as SIGIL_<SECTION>__<KEY>.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Development mode: ephemeral keys and the built-in OIDC issuer at /dev/oidc.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Sign files keylessly: one certificate for all of them, one bundle (v0.3) per file.
+    Sign {
+        /// Files to sign.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Bundle path (only with one file); default FILE.sigstore.json.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        #[command(flatten)]
+        signing: SigningArgs,
+    },
+    /// Sign an in-toto statement about a file as a DSSE envelope.
+    Attest {
+        /// The file the statement is about.
+        file: PathBuf,
+        /// The predicate type URI, e.g. https://slsa.dev/provenance/v1.
+        #[arg(long)]
+        predicate_type: String,
+        /// A JSON file holding the predicate.
+        #[arg(long)]
+        predicate: PathBuf,
+        /// Bundle path; default FILE.sigstore.json.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        #[command(flatten)]
+        signing: SigningArgs,
+    },
+    /// Verify a bundle: exit 0 only when every check passes.
+    Verify {
+        /// The artifact, or `sha256:HEX` of it.
+        artifact: String,
+        /// The Sigstore bundle.
+        #[arg(long)]
+        bundle: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// A trusted_root.json.
+        #[arg(long, conflicts_with_all = ["trust_config", "server"])]
+        trusted_root: Option<PathBuf>,
+        /// A ClientTrustConfig file.
+        #[arg(long, conflicts_with = "server")]
+        trust_config: Option<PathBuf>,
+        /// A sigil deployment whose trust config is fetched.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
+    TrustConfig {
+        /// Base URL of the sigil server.
+        #[arg(long)]
+        server: url::Url,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a root, an intermediate, and CT and Rekor log keys into a directory.
+    Generate {
+        /// Output directory (created if missing; existing keys are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// CA key type.
+        #[arg(long, value_enum, default_value = "ecdsa-p384")]
+        key_type: KeyType,
+        /// Encrypt the private keys with the passphrase held in this environment variable.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyType {
+    EcdsaP256,
+    EcdsaP384,
+    Rsa3072,
+}
+
+impl From<KeyType> for CaKeyType {
+    fn from(k: KeyType) -> Self {
+        match k {
+            KeyType::EcdsaP256 => CaKeyType::EcdsaP256,
+            KeyType::EcdsaP384 => CaKeyType::EcdsaP384,
+            KeyType::Rsa3072 => CaKeyType::Rsa3072,
+        }
+    }
+}
+
+/// Runs one command; the error is the one line `main` prints.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve { config, dev } => serve(config, dev).await,
+        Command::TrustConfig { server } => trust_config(&server).await,
+        Command::Verify {
+            artifact,
+            bundle,
+            policy,
+            trusted_root,
+            trust_config,
+            server,
+        } => match policy.into_policy() {
+            Ok(policy) => {
+                verify(
+                    &artifact,
+                    &bundle,
+                    &policy,
+                    trusted_root,
+                    trust_config,
+                    server,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        },
+        Command::Sign {
+            files,
+            bundle,
+            signing,
+        } => sign(files, bundle, signing)
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Attest {
+            file,
+            predicate_type,
+            predicate,
+            bundle,
+            signing,
+        } => attest(file, predicate_type, predicate, bundle, signing)
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Keys {
+            command:
+                KeysCommand::Generate {
+                    out,
+                    key_type,
+                    passphrase_env,
+                },
+        } => keys_generate(&out, key_type.into(), passphrase_env.as_deref()),
+    }
+}
+
+async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
+    crate::telemetry::init();
+    let config = Config::load(config.as_deref(), dev).map_err(|e| e.to_string())?;
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// Who must have signed: used by `verify`.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// The exact identity (SAN) the certificate must name.
+    #[arg(
+        long,
+        required_unless_present = "cert_identity_regexp",
+        conflicts_with = "cert_identity_regexp"
+    )]
+    cert_identity: Option<String>,
+    /// A regular expression the identity must match in full.
+    #[arg(long)]
+    cert_identity_regexp: Option<String>,
+    /// The exact OIDC issuer the certificate must name.
+    #[arg(
+        long,
+        required_unless_present = "cert_oidc_issuer_regexp",
+        conflicts_with = "cert_oidc_issuer_regexp"
+    )]
+    cert_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match in full.
+    #[arg(long)]
+    cert_oidc_issuer_regexp: Option<String>,
+    /// GitHub Actions: the workflow trigger (extension 1.2).
+    #[arg(long)]
+    cert_github_workflow_trigger: Option<String>,
+    /// GitHub Actions: the commit SHA (extension 1.3).
+    #[arg(long)]
+    cert_github_workflow_sha: Option<String>,
+    /// GitHub Actions: the workflow name (extension 1.4).
+    #[arg(long)]
+    cert_github_workflow_name: Option<String>,
+    /// GitHub Actions: the repository, owner/name (extension 1.5).
+    #[arg(long)]
+    cert_github_workflow_repository: Option<String>,
+    /// GitHub Actions: the git ref (extension 1.6).
+    #[arg(long)]
+    cert_github_workflow_ref: Option<String>,
+}
+
+impl PolicyArgs {
+    fn into_policy(self) -> Result<crate::client::verify::Policy, String> {
+        use crate::client::verify::{Matcher, Policy};
+        let matcher = |exact: Option<String>, pattern: Option<String>| match (exact, pattern) {
+            (Some(exact), _) => Ok(Matcher::Exact(exact)),
+            (None, Some(pattern)) => Matcher::regex(&pattern),
+            (None, None) => Err("an identity and an issuer are required".to_owned()),
+        };
+        let claims = [
+            (2, self.cert_github_workflow_trigger),
+            (3, self.cert_github_workflow_sha),
+            (4, self.cert_github_workflow_name),
+            (5, self.cert_github_workflow_repository),
+            (6, self.cert_github_workflow_ref),
+        ]
+        .into_iter()
+        .filter_map(|(arc, value)| value.map(|v| (arc, v)))
+        .collect();
+        Ok(Policy {
+            identity: matcher(self.cert_identity, self.cert_identity_regexp)?,
+            issuer: matcher(self.cert_oidc_issuer, self.cert_oidc_issuer_regexp)?,
+            claims,
+        })
+    }
+}
+
+/// Where to sign, and as whom: used by `sign` and `attest`.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// The OIDC identity token to certify.
+    #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
+    identity_token: Option<String>,
+    /// Take a token from the dev issuer of a `sigil serve --dev` server (needs --server).
+    #[arg(long)]
+    dev: bool,
+    /// The sigil deployment, whose trust config is fetched.
+    #[arg(long, conflicts_with = "trust_config")]
+    server: Option<String>,
+    /// A ClientTrustConfig file instead of --server.
+    #[arg(long)]
+    trust_config: Option<PathBuf>,
+}
+
+/// A signer for the chosen deployment, a certificate for the chosen identity.
+async fn signing_certificate(
+    args: SigningArgs,
+) -> Result<
+    (
+        crate::client::sign::Signer,
+        crate::client::sign::SigningCertificate,
+    ),
+    ClientError,
+> {
+    use crate::client::sign::Signer;
+    use crate::client::trust::TrustMaterial;
+    let http = reqwest::Client::new();
+    let trust = match (&args.server, &args.trust_config) {
+        (Some(server), _) => TrustMaterial::from_server(&http, server).await?.0,
+        (None, Some(path)) => TrustMaterial::from_file(path, false)?,
+        (None, None) => {
+            return Err(ClientError::Trust(
+                "pass --server URL or --trust-config FILE".into(),
+            ));
+        }
+    };
+    let token = match (args.identity_token, args.dev, &args.server) {
+        (Some(token), _, _) => token,
+        (None, true, Some(server)) => {
+            let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));
+            let dev_issuer = |message: String| ClientError::Service {
+                service: "dev issuer",
+                message,
+            };
+            let answer: serde_json::Value = http
+                .get(&url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| dev_issuer(format!("{url}: {e}")))?
+                .json()
+                .await
+                .map_err(|e| dev_issuer(e.to_string()))?;
+            answer["id_token"]
+                .as_str()
+                .ok_or(ClientError::NoToken)?
+                .to_owned()
+        }
+        _ => return Err(ClientError::NoToken),
+    };
+    let signer = Signer::new(trust);
+    eprintln!("Requesting a signing certificate (ephemeral P-256 key, kept in memory)...");
+    let certificate = signer.certificate(&token).await?;
+    eprintln!("Certificate received; its embedded SCT verifies against the trusted CT log.");
+    Ok((signer, certificate))
+}
+
+async fn sign(
+    files: Vec<PathBuf>,
+    bundle: Option<PathBuf>,
+    args: SigningArgs,
+) -> Result<(), ClientError> {
+    if bundle.is_some() && files.len() != 1 {
+        return Err(ClientError::Trust(
+            "--bundle takes exactly one file to sign".into(),
+        ));
+    }
+    let (signer, certificate) = signing_certificate(args).await?;
+    for file in &files {
+        let out = bundle
+            .clone()
+            .unwrap_or_else(|| crate::client::sign::default_bundle_path(file));
+        signer.sign_file(&certificate, file, &out).await?;
+        eprintln!("Signed {} -> {}", file.display(), out.display());
+    }
+    Ok(())
+}
+
+async fn attest(
+    file: PathBuf,
+    predicate_type: String,
+    predicate: PathBuf,
+    bundle: Option<PathBuf>,
+    args: SigningArgs,
+) -> Result<(), ClientError> {
+    let text = std::fs::read(&predicate).map_err(|e| ClientError::File {
+        path: predicate.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let predicate_json: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| ClientError::File {
+            path: predicate.display().to_string(),
+            message: format!("not JSON: {e}"),
+        })?;
+    let (signer, certificate) = signing_certificate(args).await?;
+    let out = bundle.unwrap_or_else(|| crate::client::sign::default_bundle_path(&file));
+    signer
+        .attest_file(&certificate, &file, &predicate_type, predicate_json, &out)
+        .await?;
+    eprintln!("Attested {} -> {}", file.display(), out.display());
+    Ok(())
+}
+
+async fn verify(
+    artifact: &str,
+    bundle: &std::path::Path,
+    policy: &crate::client::verify::Policy,
+    trusted_root: Option<PathBuf>,
+    trust_config: Option<PathBuf>,
+    server: Option<String>,
+) -> Result<(), String> {
+    use crate::client::trust::TrustMaterial;
+    let trust = match (trusted_root, trust_config, server) {
+        (Some(path), _, _) => TrustMaterial::from_file(&path, true),
+        (_, Some(path), _) => TrustMaterial::from_file(&path, false),
+        (_, _, Some(server)) => TrustMaterial::from_server(&reqwest::Client::new(), &server)
+            .await
+            .map(|(t, _)| t),
+        _ => return Err("pass --trusted-root, --trust-config or --server".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
+        Some(hex) => (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| format!("`{artifact}`: expected sha256: and 64 hex digits"))?,
+        None => {
+            openssl::sha::sha256(&std::fs::read(artifact).map_err(|e| format!("{artifact}: {e}"))?)
+        }
+    };
+    let bytes = std::fs::read(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+    let verified = crate::client::verify::verify(&bytes, &digest, &trust, policy)
+        .map_err(|e| format!("verification failed: {e}"))?;
+    println!(
+        "OK: {artifact} (log index {}, signed at {})",
+        verified.log_index, verified.signed_time
+    );
+    Ok(())
+}
+
+async fn trust_config(server: &url::Url) -> Result<(), String> {
+    let url = server
+        .join("/.well-known/sigstore/client_trust_config.json")
+        .map_err(|e| e.to_string())?;
+    let response = reqwest::get(url.clone())
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let config: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{url}: not JSON: {e}"))?;
+    if config["mediaType"] != "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json" {
+        return Err(format!("{url}: not a ClientTrustConfig"));
+    }
+    let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+fn keys_generate(
+    out: &std::path::Path,
+    kind: CaKeyType,
+    passphrase_env: Option<&str>,
+) -> Result<(), String> {
+    let passphrase = match passphrase_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| format!("--passphrase-env names `{var}`, which is not set"))?,
+        ),
+        None => None,
+    };
+    crate::keygen::generate(out, kind, passphrase.as_deref().map(str::as_bytes))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "wrote {} to {}",
+        crate::keygen::FILES.join(", "),
+        out.display()
+    );
+    Ok(())
+}
