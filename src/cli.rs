@@ -287,7 +287,19 @@ async fn signing_certificate(
             ));
         }
     };
-    let token = match (args.identity_token, args.dev, &args.server) {
+    // First match wins: an explicit token, the CI system's, the dev server's.
+    let ambient = match &args.identity_token {
+        Some(_) => None,
+        None => crate::client::token::ambient(&http, |name| std::env::var(name).ok()).await?,
+    };
+    if let Some((_, source)) = &ambient {
+        eprintln!("Using the identity token of {source}.");
+    }
+    let token = match (
+        args.identity_token.or(ambient.map(|(t, _)| t)),
+        args.dev,
+        &args.server,
+    ) {
         (Some(token), _, _) => token,
         (None, true, Some(server)) => {
             let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));

@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod sign;
+pub mod token;
 pub mod trust;
 pub mod verify;
 
@@ -27,7 +28,7 @@ pub enum ClientError {
     Sct(String),
     /// No identity token was available.
     #[error(
-        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, or use --dev against a dev server"
+        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, run in GitHub Actions (id-token: write), GitLab CI (SIGSTORE_ID_TOKEN) or Buildkite, or use --dev against a dev server"
     )]
     NoToken,
     /// A local file could not be read or written.
