@@ -30,139 +30,130 @@ pub struct Metrics {
     pub log_pool_depth: IntGaugeVec,
 }
 
+/// Latency buckets, in seconds, from half a millisecond to five seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+// Metric definitions are constants of this file: a failure to build or register one is a bug
+// found by the first test that starts a server, never by a request.
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let metric = HistogramVec::new(opts, labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
 impl Metrics {
     /// Registers every metric, plus process metrics (resident memory, CPU, open files).
     pub fn new() -> Metrics {
         // No registry-wide prefix: process metrics keep their standard names.
-        let registry = Registry::new();
-        let certificates_issued = IntCounterVec::new(
-            Opts::new(
-                "sigil_certificates_issued_total",
-                "Certificates issued, by issuer type.",
-            ),
-            &["issuer_type"],
-        )
-        .expect("valid metric definition");
-        let http_requests = HistogramVec::new(
-            HistogramOpts::new(
-                "sigil_http_request_duration_seconds",
-                "HTTP request latency, by route pattern, method and status.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["route", "method", "status"],
-        )
-        .expect("valid metric definition");
-        let token_rejections = IntCounterVec::new(
-            Opts::new(
-                "sigil_token_rejections_total",
-                "Identity tokens refused, by reason.",
-            ),
-            &["reason"],
-        )
-        .expect("valid metric definition");
-        let jwks_fetches = IntCounterVec::new(
-            Opts::new(
-                "sigil_oidc_jwks_fetches_total",
-                "OIDC discovery + JWKS fetches, by result.",
-            ),
-            &["result"],
-        )
-        .expect("valid metric definition");
-        let log_entries = IntCounterVec::new(
-            Opts::new(
-                "sigil_log_entries_appended_total",
-                "Entries committed, by log.",
-            ),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let log_batch_failures = IntCounterVec::new(
-            Opts::new(
-                "sigil_log_batch_failures_total",
-                "Batches that failed to commit, by log.",
-            ),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let log_batch_size = HistogramVec::new(
-            HistogramOpts::new(
-                "sigil_log_batch_size",
-                "Entries per committed batch, by log.",
-            )
-            .buckets(vec![
-                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
-            ]),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let log_sequencing = HistogramVec::new(
-            HistogramOpts::new(
-                "sigil_log_sequencing_seconds",
-                "Time from taking a batch to its durable commit, by log.",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let log_tree_size = IntGaugeVec::new(
-            Opts::new(
-                "sigil_log_tree_size",
-                "Tree size after the last commit, by log.",
-            ),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let log_pool_depth = IntGaugeVec::new(
-            Opts::new(
-                "sigil_log_pool_depth",
-                "Entries waiting to be sequenced, by log.",
-            ),
-            &["log"],
-        )
-        .expect("valid metric definition");
-        let build_info = IntGaugeVec::new(
-            Opts::new("sigil_build_info", "Always 1; labels describe the build."),
+        let r = Registry::new();
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("each metric is registered once");
+        gauge(
+            &r,
+            "sigil_build_info",
+            "Always 1; labels describe the build.",
             &["version"],
         )
-        .expect("valid metric definition");
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-
-        for collector in [
-            Box::new(certificates_issued.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_requests.clone()),
-            Box::new(token_rejections.clone()),
-            Box::new(jwks_fetches.clone()),
-            Box::new(log_entries.clone()),
-            Box::new(log_batch_failures.clone()),
-            Box::new(log_batch_size.clone()),
-            Box::new(log_sequencing.clone()),
-            Box::new(log_tree_size.clone()),
-            Box::new(log_pool_depth.clone()),
-            Box::new(build_info),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ] {
-            registry
-                .register(collector)
-                .expect("each metric is registered once");
-        }
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
+        let log = &["log"];
         Metrics {
-            registry,
-            certificates_issued,
-            http_requests,
-            token_rejections,
-            jwks_fetches,
-            log_entries,
-            log_batch_failures,
-            log_batch_size,
-            log_sequencing,
-            log_tree_size,
-            log_pool_depth,
+            certificates_issued: counter(
+                &r,
+                "sigil_certificates_issued_total",
+                "Certificates issued, by issuer type.",
+                &["issuer_type"],
+            ),
+            http_requests: histogram(
+                &r,
+                "sigil_http_request_duration_seconds",
+                "HTTP request latency, by route pattern, method and status.",
+                &["route", "method", "status"],
+                LATENCY_BUCKETS,
+            ),
+            token_rejections: counter(
+                &r,
+                "sigil_token_rejections_total",
+                "Identity tokens refused, by reason.",
+                &["reason"],
+            ),
+            jwks_fetches: counter(
+                &r,
+                "sigil_oidc_jwks_fetches_total",
+                "OIDC discovery + JWKS fetches, by result.",
+                &["result"],
+            ),
+            log_entries: counter(
+                &r,
+                "sigil_log_entries_appended_total",
+                "Entries committed, by log.",
+                log,
+            ),
+            log_batch_failures: counter(
+                &r,
+                "sigil_log_batch_failures_total",
+                "Batches that failed to commit, by log.",
+                log,
+            ),
+            log_batch_size: histogram(
+                &r,
+                "sigil_log_batch_size",
+                "Entries per committed batch, by log.",
+                log,
+                &[
+                    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+                ],
+            ),
+            log_sequencing: histogram(
+                &r,
+                "sigil_log_sequencing_seconds",
+                "Time from taking a batch to its durable commit, by log.",
+                log,
+                LATENCY_BUCKETS,
+            ),
+            log_tree_size: gauge(
+                &r,
+                "sigil_log_tree_size",
+                "Tree size after the last commit, by log.",
+                log,
+            ),
+            log_pool_depth: gauge(
+                &r,
+                "sigil_log_pool_depth",
+                "Entries waiting to be sequenced, by log.",
+                log,
+            ),
+            registry: r,
         }
     }
 
