@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock clippy.toml ./
 COPY ct-log ct-log
 COPY src src
+# Cargo.toml declares the integration-test target; its sources must exist to load the manifest.
+COPY tests tests
 COPY config config
 RUN cargo build --release --locked --bin sigil
 
