@@ -37,12 +37,7 @@ async fn start(keys: &Path, storage_url: &str) -> SigilProcess {
 
 /// A dev-issuer token from the server at `address`.
 async fn token(client: &reqwest::Client, address: &str, email: &str) -> String {
-    let body: Value = client
-        .get(format!("{address}/dev/oidc/token?email={email}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let body = get_json(client, &format!("{address}/dev/oidc/token?email={email}"))
         .await
         .unwrap();
     body["id_token"].as_str().unwrap().to_owned()
@@ -50,14 +45,7 @@ async fn token(client: &reqwest::Client, address: &str, email: &str) -> String {
 
 /// The tree size and root of the STH at `address`, if it answers.
 async fn sth_at(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> {
-    let sth: Value = client
-        .get(format!("{address}/ct/v1/get-sth"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let sth = get_json(client, &format!("{address}/ct/v1/get-sth")).await?;
     Some((
         sth["tree_size"].as_u64()?,
         STANDARD
@@ -130,20 +118,11 @@ async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) ->
 
 /// The Rekor tree size and root, if the server answers.
 async fn rekor_head(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> {
-    let log: Value = client
-        .get(format!("{address}/api/v1/log"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    let root = log["rootHash"].as_str()?;
-    let root: Vec<u8> = (0..root.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&root[i..i + 2], 16).unwrap())
-        .collect();
-    Some((log["treeSize"].as_u64()?, root.try_into().ok()?))
+    let log = get_json(client, &format!("{address}/api/v1/log")).await?;
+    Some((
+        log["treeSize"].as_u64()?,
+        unhex32(log["rootHash"].as_str()?),
+    ))
 }
 
 /// Proves that every acknowledged Rekor entry is in the tree (its own inclusion proof against
@@ -154,23 +133,13 @@ async fn check_rekor_entries_are_logged(
     before: Option<(u64, Hash)>,
 ) {
     let client = reqwest::Client::new();
-    let unhex = |s: &str| -> Hash {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect::<Vec<_>>()
-            .try_into()
-            .unwrap()
-    };
     for uuid in uuids {
-        let entry: Value = client
-            .get(format!("{}/api/v1/log/entries/{uuid}", server.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let entry: Value = get_json(
+            &client,
+            &format!("{}/api/v1/log/entries/{uuid}", server.address),
+        )
+        .await
+        .unwrap();
         let entry = &entry[uuid];
         let body = STANDARD.decode(entry["body"].as_str().unwrap()).unwrap();
         let proof = &entry["verification"]["inclusionProof"];
@@ -178,7 +147,7 @@ async fn check_rekor_entries_are_logged(
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| unhex(h.as_str().unwrap()))
+            .map(|h| unhex32(h.as_str().unwrap()))
             .collect();
         assert!(
             inclusion_ok(
@@ -186,29 +155,27 @@ async fn check_rekor_entries_are_logged(
                 proof["treeSize"].as_u64().unwrap(),
                 sha256(&[&[0], &body]),
                 &path,
-                &unhex(proof["rootHash"].as_str().unwrap())
+                &unhex32(proof["rootHash"].as_str().unwrap())
             ),
             "acknowledged Rekor entry {uuid} is not provably in the log"
         );
     }
     if let Some((old_size, old_root)) = before {
         let (size, root) = rekor_head(&client, &server.address).await.unwrap();
-        let proof: Value = client
-            .get(format!(
+        let proof: Value = get_json(
+            &client,
+            &format!(
                 "{}/api/v1/log/proof?firstSize={old_size}&lastSize={size}",
                 server.address
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         let path: Vec<Hash> = proof["hashes"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| unhex(h.as_str().unwrap()))
+            .map(|h| unhex32(h.as_str().unwrap()))
             .collect();
         assert!(
             consistency_ok(old_size, size, &path, &old_root, &root),
@@ -235,7 +202,7 @@ async fn check_everything_acknowledged_is_logged(
             server.address,
             urlencode(&STANDARD.encode(hash))
         );
-        let proof: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+        let proof: Value = get_json(&client, &url).await.unwrap();
         let path = hashes(&proof["audit_path"]);
         assert!(
             inclusion_ok(
@@ -249,17 +216,15 @@ async fn check_everything_acknowledged_is_logged(
         );
     }
     if let Some((old_size, old_root)) = before {
-        let proof: Value = client
-            .get(format!(
+        let proof: Value = get_json(
+            &client,
+            &format!(
                 "{}/ct/v1/get-sth-consistency?first={old_size}&second={size}",
                 server.address
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         let path = hashes(&proof["consistency"]);
         assert!(
             consistency_ok(old_size, size, &path, &old_root, &root),
@@ -269,18 +234,16 @@ async fn check_everything_acknowledged_is_logged(
     let mut leaves = BTreeSet::new();
     let mut start = 0;
     while start < size {
-        let page: Value = client
-            .get(format!(
+        let page: Value = get_json(
+            &client,
+            &format!(
                 "{}/ct/v1/get-entries?start={start}&end={}",
                 server.address,
                 start + 999
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         for e in page["entries"].as_array().unwrap() {
             assert!(
                 leaves.insert(e["leaf_input"].as_str().unwrap().to_owned()),

@@ -1056,3 +1056,21 @@ pub fn self_signed(key: &PKey<Private>, common_name: &str, ca: bool) -> openssl:
         .unwrap();
     b.build()
 }
+
+/// Lower-case hex to bytes (test data only; panics on bad hex).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A hex-encoded 32-byte hash.
+pub fn unhex32(s: &str) -> Hash {
+    unhex(s).try_into().unwrap()
+}
+
+/// `GET url` as JSON, or `None` if the server does not answer with JSON (e.g. it was killed).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
+    client.get(url).send().await.ok()?.json().await.ok()
+}
