@@ -97,6 +97,9 @@ pub struct CtLog {
     key: Arc<LogKey>,
     origin: String,
     roots: Vec<X509>,
+    // Fingerprints of issuers already durable in storage: nearly every submission names the
+    // same few issuers, which are then written once per process, not once per entry.
+    stored_issuers: std::sync::Mutex<std::collections::HashSet<Hash>>,
 }
 
 impl CtLog {
@@ -129,6 +132,7 @@ impl CtLog {
             key,
             origin,
             roots,
+            stored_issuers: Default::default(),
         })
     }
 
@@ -245,13 +249,27 @@ impl CtLog {
             .digitally_sign(&leaf)
             .map_err(|e| LogError::Sign(e.to_string()))?;
         // Issuers first, so every fingerprint a data tile names is served once it is visible.
-        let issuers: Vec<(Hash, Vec<u8>)> =
-            issuers.iter().map(|d| (sha256(d), d.clone())).collect();
-        self.log
-            .store()
-            .put_issuers(&issuers)
-            .await
-            .map_err(LogError::from)?;
+        let new: Vec<(Hash, Vec<u8>)> = {
+            let stored = self
+                .stored_issuers
+                .lock()
+                .map_err(|_| LogError::Unavailable("issuer cache poisoned".into()))?;
+            issuers
+                .iter()
+                .map(|d| (sha256(d), d.clone()))
+                .filter(|(fp, _)| !stored.contains(fp))
+                .collect()
+        };
+        if !new.is_empty() {
+            self.log
+                .store()
+                .put_issuers(&new)
+                .await
+                .map_err(LogError::from)?;
+            if let Ok(mut stored) = self.stored_issuers.lock() {
+                stored.extend(new.iter().map(|(fp, _)| *fp));
+            }
+        }
         let sequenced = self
             .log
             .submit(PendingEntry {
