@@ -64,15 +64,8 @@ enum Command {
         bundle: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
-        /// A trusted_root.json.
-        #[arg(long, conflicts_with_all = ["trust_config", "server"])]
-        trusted_root: Option<PathBuf>,
-        /// A ClientTrustConfig file.
-        #[arg(long, conflicts_with = "server")]
-        trust_config: Option<PathBuf>,
-        /// A sigil deployment whose trust config is fetched.
-        #[arg(long)]
-        server: Option<String>,
+        #[command(flatten)]
+        trust: VerifyTrustArgs,
     },
     /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
     TrustConfig {
@@ -129,21 +122,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             artifact,
             bundle,
             policy,
-            trusted_root,
-            trust_config,
-            server,
+            trust,
         } => match policy.into_policy() {
-            Ok(policy) => {
-                verify(
-                    &artifact,
-                    &bundle,
-                    &policy,
-                    trusted_root,
-                    trust_config,
-                    server,
-                )
-                .await
-            }
+            Ok(policy) => verify(&artifact, &bundle, &policy, trust).await,
             Err(e) => Err(e),
         },
         Command::Sign {
@@ -180,6 +161,48 @@ async fn serve(config: Option<PathBuf>, dev: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// Whose keys and authorities `verify` trusts: exactly one source.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct VerifyTrustArgs {
+    /// A trusted_root.json.
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// A ClientTrustConfig file.
+    #[arg(long)]
+    trust_config: Option<PathBuf>,
+    /// A sigil deployment whose trust config is fetched.
+    #[arg(long)]
+    server: Option<String>,
+    /// The public Sigstore instance, from the trusted root built into sigil (offline).
+    #[arg(long)]
+    public_good: bool,
+}
+
+impl VerifyTrustArgs {
+    async fn load(self) -> Result<crate::client::trust::TrustMaterial, String> {
+        use crate::client::trust::TrustMaterial;
+        match self {
+            VerifyTrustArgs {
+                trusted_root: Some(path),
+                ..
+            } => TrustMaterial::from_file(&path, true),
+            VerifyTrustArgs {
+                trust_config: Some(path),
+                ..
+            } => TrustMaterial::from_file(&path, false),
+            VerifyTrustArgs {
+                server: Some(server),
+                ..
+            } => TrustMaterial::from_server(&reqwest::Client::new(), &server)
+                .await
+                .map(|(t, _)| t),
+            _ => TrustMaterial::public_good(),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// Who must have signed: used by `verify`.
@@ -380,20 +403,9 @@ async fn verify(
     artifact: &str,
     bundle: &std::path::Path,
     policy: &crate::client::verify::Policy,
-    trusted_root: Option<PathBuf>,
-    trust_config: Option<PathBuf>,
-    server: Option<String>,
+    trust: VerifyTrustArgs,
 ) -> Result<(), String> {
-    use crate::client::trust::TrustMaterial;
-    let trust = match (trusted_root, trust_config, server) {
-        (Some(path), _, _) => TrustMaterial::from_file(&path, true),
-        (_, Some(path), _) => TrustMaterial::from_file(&path, false),
-        (_, _, Some(server)) => TrustMaterial::from_server(&reqwest::Client::new(), &server)
-            .await
-            .map(|(t, _)| t),
-        _ => return Err("pass --trusted-root, --trust-config or --server".into()),
-    }
-    .map_err(|e| e.to_string())?;
+    let trust = trust.load().await?;
     let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
         Some(hex) => (0..hex.len())
             .step_by(2)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sigil_ctlog::rfc6962::{SignedEntry, merkle_tree_leaf, parse_sct_list, sha256};
 use x509_parser::prelude::FromDer;
 
-use super::trust::TrustMaterial;
+use super::trust::{TrustMaterial, TrustedLog};
 use super::{ClientError, bundle};
 
 /// OID of the embedded SCT list extension.
@@ -116,7 +116,7 @@ impl Signer {
                 "the certificate is not for our key",
             ));
         }
-        verify_embedded_sct(&leaf_der, &chain[1], &self.trust.ct_log_keys)?;
+        verify_embedded_sct(&leaf_der, &chain[1], &self.trust.ct_logs)?;
         Ok(SigningCertificate { key, leaf_der })
     }
 
@@ -219,7 +219,7 @@ pub fn default_bundle_path(file: &Path) -> PathBuf {
 pub fn verify_embedded_sct(
     leaf_der: &[u8],
     issuer: &X509,
-    ct_keys: &[Vec<u8>],
+    ct_logs: &[TrustedLog],
 ) -> Result<(), ClientError> {
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf_der)
         .map_err(|e| ClientError::Sct(format!("cannot parse the certificate: {e}")))?;
@@ -238,12 +238,14 @@ pub fn verify_embedded_sct(
             scts.len()
         )));
     };
-    let key = ct_keys
-        .iter()
-        .find(|k| sha256(k) == sct.log_id)
-        .ok_or_else(|| {
-            ClientError::Sct("it names a CT log the trust configuration does not list".into())
-        })?;
+    let log = ct_logs.iter().find(|l| l.id == sct.log_id).ok_or_else(|| {
+        ClientError::Sct("it names a CT log the trust configuration does not list".into())
+    })?;
+    if !log.valid.contains((sct.timestamp_ms / 1000) as i64) {
+        return Err(ClientError::Sct(
+            "the CT log's key was not trusted when it issued the SCT".into(),
+        ));
+    }
     let tbs = sigil_ctlog::ct::tbs_without_extension(leaf_der, SCT_LIST_OID)
         .map_err(|e| ClientError::Sct(e.to_string()))?;
     let issuer_key_hash = sha256(&issuer.public_key()?.public_key_to_der()?);
@@ -255,7 +257,7 @@ pub fn verify_embedded_sct(
         },
         &sct.extensions,
     );
-    if !sigil_ctlog::key::verify_digitally_signed(key, &signed, &sct.signature) {
+    if !sigil_ctlog::key::verify_digitally_signed(&log.key, &signed, &sct.signature) {
         return Err(ClientError::Sct(
             "the signature does not verify with the CT log's key".into(),
         ));

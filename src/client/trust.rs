@@ -1,11 +1,68 @@
-//! The parts of a `ClientTrustConfig` the signer needs: where the CA and the log are, and
-//! which CT log keys may vouch for a certificate.
+//! Trust material: the parts of a `TrustedRoot` (and of a `ClientTrustConfig` around it) that
+//! signing and verification need — where the services are, and which keys and certificate
+//! authorities are trusted, each over the period its `validFor` states.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::ClientError;
+
+/// The `TrustedRoot` of the public Sigstore instance, as sigstore-python 4.5.1 ships it.
+const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] = include_bytes!("public_good.trusted_root.json");
+
+/// A `validFor` period in Unix seconds; an absent end means "still valid".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    /// The first second of the period, if stated.
+    pub start: Option<i64>,
+    /// The last second of the period (inclusive), if stated.
+    pub end: Option<i64>,
+}
+
+impl Validity {
+    /// Whether `time` falls within the period.
+    pub fn contains(&self, time: i64) -> bool {
+        self.start.is_none_or(|s| s <= time) && self.end.is_none_or(|e| time <= e)
+    }
+
+    fn from_json(v: &Value) -> Validity {
+        let at = |field: &str| {
+            v[field]
+                .as_str()
+                .and_then(|s| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map(|t| t.unix_timestamp())
+        };
+        Validity {
+            start: at("start"),
+            end: at("end"),
+        }
+    }
+}
+
+/// A trusted log (transparency or certificate transparency).
+#[derive(Debug, Clone)]
+pub struct TrustedLog {
+    /// DER SubjectPublicKeyInfo.
+    pub key: Vec<u8>,
+    /// The log ID entries name it by (`logId.keyId`): SHA-256 of the key for Rekor v1 and CT
+    /// logs, the signed-note key ID for Rekor v2 logs.
+    pub id: Vec<u8>,
+    /// When its key may be used.
+    pub valid: Validity,
+}
+
+/// A trusted certificate or timestamp authority.
+#[derive(Debug, Clone)]
+pub struct TrustedAuthority {
+    /// Its chain, DER, issuing (or signing) certificate first, root last.
+    pub chain: Vec<Vec<u8>>,
+    /// When it may have issued.
+    pub valid: Validity,
+}
 
 /// Trust material of one deployment.
 #[derive(Debug, Clone)]
@@ -14,15 +71,25 @@ pub struct TrustMaterial {
     pub ca_url: String,
     /// Base URL of the Rekor v1 log.
     pub rekor_url: String,
-    /// DER SubjectPublicKeyInfo of every trusted CT log.
-    pub ct_log_keys: Vec<Vec<u8>>,
-    /// DER SubjectPublicKeyInfo of every trusted transparency (Rekor) log.
-    pub tlog_keys: Vec<Vec<u8>>,
-    /// Each trusted CA's chain, DER, issuing certificate first, root last.
-    pub ca_chains: Vec<Vec<Vec<u8>>>,
+    /// Every trusted CT log.
+    pub ct_logs: Vec<TrustedLog>,
+    /// Every trusted transparency (Rekor) log.
+    pub tlogs: Vec<TrustedLog>,
+    /// Every trusted certificate authority.
+    pub certificate_authorities: Vec<TrustedAuthority>,
+    /// Every trusted RFC 3161 timestamp authority.
+    pub timestamp_authorities: Vec<TrustedAuthority>,
 }
 
 impl TrustMaterial {
+    /// The public Sigstore instance's trusted root, shipped inside the binary (verification
+    /// only, offline).
+    pub fn public_good() -> Result<TrustMaterial, ClientError> {
+        let root: Value = serde_json::from_slice(PUBLIC_GOOD_TRUSTED_ROOT)
+            .map_err(|e| ClientError::Trust(format!("the built-in public-good root: {e}")))?;
+        TrustMaterial::from_trusted_root(&root)
+    }
+
     /// Reads a `TrustedRoot` document alone (enough to verify, not to sign).
     pub fn from_trusted_root(root: &Value) -> Result<TrustMaterial, ClientError> {
         if root["mediaType"] != "application/vnd.dev.sigstore.trustedroot+json;version=0.1" {
@@ -30,41 +97,51 @@ impl TrustMaterial {
                 "not a TrustedRoot v0.1 (mediaType)".into(),
             ));
         }
-        let keys = |field: &str| -> Vec<Vec<u8>> {
+        let decode = |v: &Value| v.as_str().and_then(|s| STANDARD.decode(s).ok());
+        let list = |field: &str| {
             root[field]
                 .as_array()
-                .map(|logs| {
-                    logs.iter()
-                        .filter_map(|l| l["publicKey"]["rawBytes"].as_str())
-                        .filter_map(|k| STANDARD.decode(k).ok())
-                        .collect()
-                })
+                .map(Vec::as_slice)
                 .unwrap_or_default()
         };
-        let ca_chains = root["certificateAuthorities"]
-            .as_array()
-            .map(|cas| {
-                cas.iter()
-                    .map(|ca| {
-                        ca["certChain"]["certificates"]
-                            .as_array()
-                            .map(|c| {
-                                c.iter()
-                                    .filter_map(|c| c["rawBytes"].as_str())
-                                    .filter_map(|c| STANDARD.decode(c).ok())
-                                    .collect()
-                            })
-                            .unwrap_or_default()
+        let logs = |field: &str| -> Vec<TrustedLog> {
+            list(field)
+                .iter()
+                .filter_map(|log| {
+                    let key = decode(&log["publicKey"]["rawBytes"])?;
+                    let id = decode(&log["logId"]["keyId"])
+                        .unwrap_or_else(|| sigil_ctlog::rfc6962::sha256(&key).to_vec());
+                    Some(TrustedLog {
+                        key,
+                        id,
+                        valid: Validity::from_json(&log["publicKey"]["validFor"]),
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
+                })
+                .collect()
+        };
+        let authorities = |field: &str| -> Vec<TrustedAuthority> {
+            list(field)
+                .iter()
+                .map(|ca| TrustedAuthority {
+                    chain: ca["certChain"]["certificates"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|c| decode(&c["rawBytes"]))
+                        .collect(),
+                    valid: Validity::from_json(&ca["validFor"]),
+                })
+                .filter(|ca| !ca.chain.is_empty())
+                .collect()
+        };
         Ok(TrustMaterial {
             ca_url: String::new(),
             rekor_url: String::new(),
-            ct_log_keys: keys("ctlogs"),
-            tlog_keys: keys("tlogs"),
-            ca_chains,
+            ct_logs: logs("ctlogs"),
+            tlogs: logs("tlogs"),
+            certificate_authorities: authorities("certificateAuthorities"),
+            timestamp_authorities: authorities("timestampAuthorities"),
         })
     }
 
@@ -83,7 +160,7 @@ impl TrustMaterial {
                 .ok_or_else(|| bad(&format!("signingConfig.{field} has no v1 service")))
         };
         let root = TrustMaterial::from_trusted_root(&config["trustedRoot"])?;
-        if root.ct_log_keys.is_empty() {
+        if root.ct_logs.is_empty() {
             return Err(bad("trustedRoot.ctlogs lists no key"));
         }
         Ok(TrustMaterial {

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sigil::client::sign::Signer;
-use sigil::client::trust::TrustMaterial;
+use sigil::client::trust::{TrustMaterial, TrustedAuthority, TrustedLog, Validity};
 use sigil::client::verify::{Policy, verify};
 
 use crate::helpers::*;
@@ -196,7 +196,10 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
     };
     assert_eq!(check(&good, &digest, &trust, &wrong), Err("issuer"));
     let other_ca = TrustMaterial {
-        ca_chains: vec![vec![self_signed(&p256(), "other", true).to_der().unwrap()]],
+        certificate_authorities: vec![TrustedAuthority {
+            chain: vec![self_signed(&p256(), "other", true).to_der().unwrap()],
+            valid: Validity::default(),
+        }],
         ..trust.clone()
     };
     assert_eq!(
@@ -204,7 +207,10 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
         Err("certificate chain")
     );
     let other_ct = TrustMaterial {
-        ct_log_keys: vec![p256().public_key_to_der().unwrap()],
+        ct_logs: vec![TrustedLog {
+            key: p256().public_key_to_der().unwrap(),
+            ..trust.ct_logs[0].clone()
+        }],
         ..trust.clone()
     };
     assert_eq!(check(&good, &digest, &other_ct, &policy), Err("SCT"));

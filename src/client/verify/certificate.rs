@@ -1,0 +1,218 @@
+//! The signing certificate: its chain to a trusted authority at a signed time, its key usage,
+//! and the identity it states.
+
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509VerifyParam;
+use openssl::x509::{X509, X509PurposeId, X509StoreContext, X509VerifyResult};
+use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+
+use super::{Policy, VerifyError, fail};
+use crate::client::trust::TrustedAuthority;
+
+/// What verification reads from the leaf certificate.
+pub(super) struct Leaf {
+    pub x509: X509,
+    pub der: Vec<u8>,
+    not_before: i64,
+    not_after: i64,
+    digital_signature: bool,
+    code_signing: bool,
+    sans: Vec<String>,
+    issuer: String,
+    /// GitHub workflow claims (1.3.6.1.4.1.57264.1.2–.6, raw UTF-8) by the OID's last arc.
+    claims: Vec<(u64, String)>,
+}
+
+impl Leaf {
+    pub(super) fn parse(der: Vec<u8>) -> Result<Leaf, VerifyError> {
+        let x509 =
+            X509::from_der(&der).or_else(|_| fail("bundle", "the certificate is not DER X.509"))?;
+        let (_, cert) =
+            X509Certificate::from_der(&der).or_else(|e| fail("bundle", e.to_string()))?;
+        let (mut digital_signature, mut code_signing) = (false, false);
+        let (mut sans, mut issuer_v1, mut issuer_v2) = (Vec::new(), None, None);
+        let mut claims = Vec::new();
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::KeyUsage(ku) => digital_signature = ku.digital_signature(),
+                ParsedExtension::ExtendedKeyUsage(eku) => code_signing = eku.code_signing,
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    sans.extend(san.general_names.iter().filter_map(san_text))
+                }
+                _ => match ext.oid.to_id_string().as_str() {
+                    "1.3.6.1.4.1.57264.1.1" => {
+                        issuer_v1 = String::from_utf8(ext.value.to_vec()).ok()
+                    }
+                    "1.3.6.1.4.1.57264.1.8" => {
+                        issuer_v2 = Utf8String::from_der(ext.value)
+                            .ok()
+                            .map(|(_, s)| s.string())
+                    }
+                    oid => {
+                        let arc = oid
+                            .strip_prefix("1.3.6.1.4.1.57264.1.")
+                            .and_then(|a| a.parse::<u64>().ok());
+                        if let (Some(arc @ 2..=6), Ok(value)) =
+                            (arc, String::from_utf8(ext.value.to_vec()))
+                        {
+                            claims.push((arc, value));
+                        }
+                    }
+                },
+            }
+        }
+        let validity = cert.validity();
+        Ok(Leaf {
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+            x509,
+            der,
+            digital_signature,
+            code_signing,
+            sans,
+            issuer: issuer_v2.or(issuer_v1).unwrap_or_default(),
+            claims,
+        })
+    }
+
+    /// The certificate was valid at `time`.
+    pub(super) fn check_time(&self, time: i64) -> Result<(), VerifyError> {
+        if time < self.not_before || time > self.not_after {
+            return fail(
+                "signed time",
+                format!(
+                    "the signed time {time} is outside the certificate's validity ({} to {})",
+                    self.not_before, self.not_after
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Chains to a certificate authority trusted at `time`; returns the issuing certificate.
+    pub(super) fn chain(
+        &self,
+        authorities: &[TrustedAuthority],
+        time: i64,
+    ) -> Result<X509, VerifyError> {
+        let mut reason = "no trusted certificate authority was valid at the signed time".into();
+        for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
+            let chain: Vec<X509> = authority
+                .chain
+                .iter()
+                .filter_map(|d| X509::from_der(d).ok())
+                .collect();
+            match chain_to(&self.x509, &chain, time, None) {
+                Ok(issuer) => return Ok(issuer),
+                Err(e) => reason = e,
+            }
+        }
+        fail(
+            "certificate chain",
+            format!("the certificate does not chain to a trusted CA at the signed time ({reason})"),
+        )
+    }
+
+    /// Key usage and the identity policy.
+    pub(super) fn check_policy(&self, policy: &Policy) -> Result<(), VerifyError> {
+        if !self.digital_signature || !self.code_signing {
+            return fail(
+                "key usage",
+                "the certificate is not for digitalSignature with EKU codeSigning",
+            );
+        }
+        if !self.sans.iter().any(|san| policy.identity.matches(san)) {
+            return fail(
+                "identity",
+                format!(
+                    "expected {}, the certificate is for {:?}",
+                    policy.identity, self.sans
+                ),
+            );
+        }
+        if !policy.issuer.matches(&self.issuer) {
+            return fail(
+                "issuer",
+                format!(
+                    "expected {}, the certificate's OIDC issuer is `{}`",
+                    policy.issuer, self.issuer
+                ),
+            );
+        }
+        for (arc, expected) in &policy.claims {
+            let found = self
+                .claims
+                .iter()
+                .find(|(a, _)| a == arc)
+                .map(|(_, v)| v.as_str());
+            if found != Some(expected.as_str()) {
+                return fail(
+                    "identity",
+                    format!(
+                        "expected extension 1.3.6.1.4.1.57264.1.{arc} = `{expected}`, found {found:?}"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An email, URI, or `otherName` (UTF-8, Fulcio's `user!domain`) SAN as text.
+fn san_text(name: &GeneralName) -> Option<String> {
+    match name {
+        GeneralName::RFC822Name(s) | GeneralName::URI(s) => Some(s.to_string()),
+        GeneralName::OtherName(_, value) => {
+            let (_, any) = Any::from_der(value).ok()?;
+            let (_, s) = Utf8String::from_der(any.data).ok()?;
+            Some(s.string())
+        }
+        _ => None,
+    }
+}
+
+/// Verifies `leaf` up to the last certificate of `chain` (the trust anchor) at `time`, the
+/// others serving as intermediates; returns the certificate that issued `leaf`.
+pub(super) fn chain_to(
+    leaf: &X509,
+    chain: &[X509],
+    time: i64,
+    purpose: Option<X509PurposeId>,
+) -> Result<X509, String> {
+    let Some((root, intermediates)) = chain.split_last() else {
+        return Err("the authority has no certificates".into());
+    };
+    let verdict = || -> Result<Result<(), String>, openssl::error::ErrorStack> {
+        // OpenSSL's own clock is coarse and "now" is the wrong time anyway: certificates are
+        // checked at the signed time.
+        let mut param = X509VerifyParam::new()?;
+        param.set_time(time);
+        if let Some(purpose) = purpose {
+            param.set_purpose(purpose)?;
+        }
+        let mut store = X509StoreBuilder::new()?;
+        store.set_param(&param)?;
+        store.add_cert(root.clone())?;
+        let store = store.build();
+        let mut untrusted = Stack::new()?;
+        for c in intermediates {
+            untrusted.push(c.clone())?;
+        }
+        let mut ctx = X509StoreContext::new()?;
+        ctx.init(&store, leaf, &untrusted, |c| {
+            Ok(if c.verify_cert()? {
+                Ok(())
+            } else {
+                Err(c.error().error_string().to_owned())
+            })
+        })
+    };
+    verdict().map_err(|e| e.to_string())??;
+    chain
+        .iter()
+        .find(|c| c.issued(leaf) == X509VerifyResult::OK)
+        .cloned()
+        .ok_or_else(|| "the chain does not contain the certificate's issuer".into())
+}
