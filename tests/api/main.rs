@@ -6,6 +6,7 @@
 
 mod ambient;
 mod cli;
+mod corpus;
 mod crash;
 mod ct;
 mod fulcio_info;
