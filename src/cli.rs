@@ -286,6 +286,19 @@ struct SigningArgs {
     /// A ClientTrustConfig file instead of --server.
     #[arg(long)]
     trust_config: Option<PathBuf>,
+    /// Sign in interactively with this OIDC issuer (default: the deployment's, if it names
+    /// one) when no other token is available.
+    #[arg(long)]
+    oidc_issuer: Option<String>,
+    /// The OAuth client ID for the interactive sign-in.
+    #[arg(long, default_value = "sigstore")]
+    oidc_client_id: String,
+    /// Which interactive sign-in: the browser where one can be opened, else a device code.
+    #[arg(long, value_enum, default_value = "auto")]
+    oauth_flow: crate::client::login::Flow,
+    /// Print the sign-in URL without launching a browser.
+    #[arg(long)]
+    no_browser: bool,
 }
 
 /// A signer for the chosen deployment, a certificate for the chosen identity.
@@ -310,47 +323,68 @@ async fn signing_certificate(
             ));
         }
     };
-    // First match wins: an explicit token, the CI system's, the dev server's.
-    let ambient = match &args.identity_token {
-        Some(_) => None,
-        None => crate::client::token::ambient(&http, |name| std::env::var(name).ok()).await?,
-    };
-    if let Some((_, source)) = &ambient {
-        eprintln!("Using the identity token of {source}.");
-    }
-    let token = match (
-        args.identity_token.or(ambient.map(|(t, _)| t)),
-        args.dev,
-        &args.server,
-    ) {
-        (Some(token), _, _) => token,
-        (None, true, Some(server)) => {
-            let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));
-            let dev_issuer = |message: String| ClientError::Service {
-                service: "dev issuer",
-                message,
-            };
-            let answer: serde_json::Value = http
-                .get(&url)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| dev_issuer(format!("{url}: {e}")))?
-                .json()
-                .await
-                .map_err(|e| dev_issuer(e.to_string()))?;
-            answer["id_token"]
-                .as_str()
-                .ok_or(ClientError::NoToken)?
-                .to_owned()
-        }
-        _ => return Err(ClientError::NoToken),
-    };
+    let token = identity_token(&http, &args, &trust).await?;
     let signer = Signer::new(trust);
     eprintln!("Requesting a signing certificate (ephemeral P-256 key, kept in memory)...");
     let certificate = signer.certificate(&token).await?;
     eprintln!("Certificate received; its embedded SCT verifies against the trusted CT log.");
     Ok((signer, certificate))
+}
+
+/// The identity token, first match wins: an explicit token, the CI system's, the dev server's,
+/// an interactive sign-in.
+async fn identity_token(
+    http: &reqwest::Client,
+    args: &SigningArgs,
+    trust: &crate::client::trust::TrustMaterial,
+) -> Result<String, ClientError> {
+    if let Some(token) = &args.identity_token {
+        return Ok(token.clone());
+    }
+    if let Some((token, source)) =
+        crate::client::token::ambient(http, |name| std::env::var(name).ok()).await?
+    {
+        eprintln!("Using the identity token of {source}.");
+        return Ok(token);
+    }
+    if let (true, Some(server)) = (args.dev, &args.server) {
+        let url = format!("{}/dev/oidc/token", server.trim_end_matches('/'));
+        let dev_issuer = |message: String| ClientError::Service {
+            service: "dev issuer",
+            message,
+        };
+        let answer: serde_json::Value = http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| dev_issuer(format!("{url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| dev_issuer(e.to_string()))?;
+        return answer["id_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(ClientError::NoToken);
+    }
+    // A CI job has nobody to sign in; waiting for one would hang it until the code expires.
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let explicit_flow = args.oauth_flow != crate::client::login::Flow::Auto;
+    let issuer = args.oidc_issuer.clone().or_else(|| trust.oidc_url.clone());
+    match issuer {
+        Some(issuer) if !in_ci || explicit_flow => {
+            let login = crate::client::login::Login {
+                issuer,
+                client_id: args.oidc_client_id.clone(),
+                flow: args.oauth_flow,
+                open_browser: !args.no_browser,
+            };
+            let token = login.token(http, &|line| eprintln!("{line}")).await?;
+            eprintln!("Signed in.");
+            Ok(token)
+        }
+        _ => Err(ClientError::NoToken),
+    }
 }
 
 async fn sign(

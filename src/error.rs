@@ -53,6 +53,14 @@ pub enum ApiError {
     /// A Rekor entry was refused, is a duplicate, or the log failed.
     #[error(transparent)]
     Rekor(#[from] RekorError),
+    /// An OAuth 2.0 protocol error of the dev issuer (RFC 6749 §5.2, RFC 8628 §3.5).
+    #[error("{error}: {description}")]
+    OAuth {
+        /// The OAuth error code, e.g. `invalid_grant`, `authorization_pending`.
+        error: &'static str,
+        /// What happened.
+        description: String,
+    },
     /// No such route.
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -76,6 +84,7 @@ impl ApiError {
             ApiError::Rekor(RekorError::Log(e)) => log_kind(e),
             ApiError::Rekor(RekorError::Entry(_)) => "rekor_entry",
             ApiError::Rekor(RekorError::Duplicate { .. }) => "rekor_duplicate",
+            ApiError::OAuth { .. } => "oauth",
             ApiError::NotFound(_) => "not_found",
             ApiError::Internal(_) => "internal",
         }
@@ -115,7 +124,9 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::Key(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Key(_) | ApiError::OAuth { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingToken => StatusCode::UNAUTHORIZED,
             ApiError::Token(e) => match e {
@@ -151,6 +162,15 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        // OAuth clients read `error`; the usual fields ride along.
+        if let ApiError::OAuth { error, description } = self {
+            return response.json(serde_json::json!({
+                "error": error,
+                "error_description": description,
+                "code": status.as_u16(),
+                "message": message,
+            }));
         }
         response.json(ErrorBody {
             code: status.as_u16(),

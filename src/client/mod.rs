@@ -4,6 +4,7 @@
 //! keyless flow against it and writes Sigstore bundles v0.3.
 
 pub mod bundle;
+pub mod login;
 pub mod sign;
 pub mod token;
 pub mod trust;
@@ -28,9 +29,12 @@ pub enum ClientError {
     Sct(String),
     /// No identity token was available.
     #[error(
-        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, run in GitHub Actions (id-token: write), GitLab CI (SIGSTORE_ID_TOKEN) or Buildkite, or use --dev against a dev server"
+        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, run in GitHub Actions (id-token: write), GitLab CI (SIGSTORE_ID_TOKEN) or Buildkite, use --dev against a dev server, or sign in with --oidc-issuer URL (interactive; in CI also pass --oauth-flow)"
     )]
     NoToken,
+    /// The interactive sign-in failed.
+    #[error("sign-in: {0}")]
+    Login(String),
     /// A local file could not be read or written.
     #[error("{path}: {message}")]
     File {

@@ -71,6 +71,8 @@ pub struct TrustMaterial {
     pub ca_url: String,
     /// Base URL of the Rekor v1 log.
     pub rekor_url: String,
+    /// The OIDC issuer the deployment suggests for interactive sign-in, if any.
+    pub oidc_url: Option<String>,
     /// Every trusted CT log.
     pub ct_logs: Vec<TrustedLog>,
     /// Every trusted transparency (Rekor) log.
@@ -138,6 +140,7 @@ impl TrustMaterial {
         Ok(TrustMaterial {
             ca_url: String::new(),
             rekor_url: String::new(),
+            oidc_url: None,
             ct_logs: logs("ctlogs"),
             tlogs: logs("tlogs"),
             certificate_authorities: authorities("certificateAuthorities"),
@@ -166,6 +169,7 @@ impl TrustMaterial {
         Ok(TrustMaterial {
             ca_url: first_url("caUrls")?,
             rekor_url: first_url("rekorTlogUrls")?,
+            oidc_url: first_url("oidcUrls").ok(),
             ..root
         })
     }

@@ -4,6 +4,12 @@
 //! mints email-type identity tokens for whatever identity the caller asks for. That is only
 //! safe because it never exists outside development: the CA trusts it because `--dev` added it
 //! to the issuer pool, and it verifies its tokens over HTTP like those of any other issuer.
+//!
+//! Tokens come straight from `GET|POST /dev/oidc/token` (scripts, `sigil sign --dev`), or
+//! through the interactive grants a real IdP offers (`grants`), so that `sigil sign`'s browser
+//! and device logins are tested end to end.
+
+mod grants;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,6 +43,7 @@ pub struct DevIdp {
     kid: String,
     key: EncodingKey,
     jwk: Value,
+    grants: grants::Grants,
 }
 
 impl DevIdp {
@@ -61,6 +68,7 @@ impl DevIdp {
             kid,
             key,
             jwk,
+            grants: grants::Grants::new(),
         })
     }
 
@@ -88,24 +96,35 @@ impl DevIdp {
         })
     }
 
-    /// Mints a signed identity token.
-    pub fn mint(&self, request: &TokenRequest) -> Result<String, ApiError> {
-        let email = request.email.as_deref().unwrap_or(DEFAULT_EMAIL);
-        let ttl = Duration::from_secs(request.ttl.unwrap_or(600)).min(MAX_TTL);
+    /// Mints a signed identity token for `email` (subject, audience and lifetime default to
+    /// the email, `sigstore` and 10 minutes; `nonce` is echoed for the authorization code
+    /// grant).
+    fn mint(
+        &self,
+        email: &str,
+        sub: Option<&str>,
+        audience: Option<&str>,
+        ttl: Option<u64>,
+        nonce: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let ttl = Duration::from_secs(ttl.unwrap_or(600)).min(MAX_TTL);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .as_secs();
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer,
-            "sub": request.sub.as_deref().unwrap_or(email),
-            "aud": request.audience.as_deref().unwrap_or(AUDIENCE),
+            "sub": sub.unwrap_or(email),
+            "aud": audience.unwrap_or(AUDIENCE),
             "email": email,
             "email_verified": true,
             "iat": now,
             "nbf": now,
             "exp": now + ttl.as_secs(),
         });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.key)
@@ -113,9 +132,22 @@ impl DevIdp {
     }
 }
 
-/// What the token endpoint accepts (query string or form body).
+/// What the token endpoint accepts (query string or form body): with no `grant_type`, a token
+/// for the named identity; otherwise an OAuth grant.
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenRequest {
+    /// `authorization_code`, the device code grant, or absent.
+    pub grant_type: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The PKCE verifier of the authorization code.
+    pub code_verifier: Option<String>,
+    /// The redirect URI the code was issued for.
+    pub redirect_uri: Option<String>,
+    /// The client: `sigstore`.
+    pub client_id: Option<String>,
+    /// The device code being polled.
+    pub device_code: Option<String>,
     /// The email to certify; default `dev@sigil.localhost`.
     pub email: Option<String>,
     /// The subject; default the email.
@@ -134,7 +166,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/dev/oidc/jwks", web::get().to(jwks))
     .route("/dev/oidc/token", web::get().to(token_from_query))
-    .route("/dev/oidc/token", web::post().to(token_from_form));
+    .route("/dev/oidc/token", web::post().to(token_from_form))
+    .route("/dev/oidc/authorize", web::get().to(grants::authorize_page))
+    .route("/dev/oidc/authorize", web::post().to(grants::authorize))
+    .route(
+        "/dev/oidc/device",
+        web::post().to(grants::device_authorization),
+    )
+    .route(
+        "/dev/oidc/device/verify",
+        web::get().to(grants::device_page),
+    )
+    .route(
+        "/dev/oidc/device/verify",
+        web::post().to(grants::device_verify),
+    );
 }
 
 fn dev_idp(state: &AppState) -> Result<&DevIdp, ApiError> {
@@ -150,10 +196,15 @@ async fn discovery(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         "issuer": idp.issuer,
         "jwks_uri": format!("{}/jwks", idp.issuer),
         "token_endpoint": format!("{}/token", idp.issuer),
-        "response_types_supported": ["id_token"],
+        "authorization_endpoint": format!("{}/authorize", idp.issuer),
+        "device_authorization_endpoint": format!("{}/device", idp.issuer),
+        "grant_types_supported": ["authorization_code", grants::DEVICE_GRANT],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "email"],
+        "response_types_supported": ["code", "id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified", "nonce"],
     })))
 }
 
@@ -163,7 +214,23 @@ async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 fn token_response(idp: &DevIdp, request: &TokenRequest) -> Result<HttpResponse, ApiError> {
-    let token = idp.mint(request)?;
+    let token = match request.grant_type.as_deref() {
+        None => idp.mint(
+            request.email.as_deref().unwrap_or(DEFAULT_EMAIL),
+            request.sub.as_deref(),
+            request.audience.as_deref(),
+            request.ttl,
+            None,
+        )?,
+        Some("authorization_code") => grants::exchange_code(idp, request)?,
+        Some(grants::DEVICE_GRANT) => grants::poll_device(idp, request)?,
+        Some(other) => {
+            return Err(ApiError::OAuth {
+                error: "unsupported_grant_type",
+                description: format!("grant_type `{other}` is not supported"),
+            });
+        }
+    };
     let ttl = request.ttl.unwrap_or(600).min(MAX_TTL.as_secs());
     Ok(HttpResponse::Ok().json(json!({
         "access_token": token,
