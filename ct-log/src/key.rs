@@ -109,16 +109,11 @@ impl LogKey {
     }
 }
 
-/// Verifies a signature over `message` with a DER SPKI: SHA-256 with DER ECDSA or PKCS#1
-/// v1.5, or pure Ed25519 (the key of a Rekor v2 log's checkpoints).
+/// Verifies a SHA-256 signature (DER ECDSA or PKCS#1 v1.5) over `message` with a DER SPKI.
 pub fn verify(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let check = || -> Option<bool> {
         let key: PKey<Public> = PKey::public_key_from_der(spki).ok()?;
-        let mut verifier = if key.id() == Id::ED25519 {
-            openssl::sign::Verifier::new_without_digest(&key).ok()?
-        } else {
-            openssl::sign::Verifier::new(MessageDigest::sha256(), &key).ok()?
-        };
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key).ok()?;
         verifier.verify_oneshot(signature, message).ok()
     };
     check().unwrap_or(false)

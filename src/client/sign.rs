@@ -116,7 +116,11 @@ impl Signer {
                 "the certificate is not for our key",
             ));
         }
-        verify_embedded_sct(&leaf_der, &chain[1], &self.trust.ct_logs)?;
+        verify_embedded_sct(
+            &leaf_der,
+            &chain[1].public_key()?.public_key_to_der()?,
+            &self.trust.ct_logs,
+        )?;
         Ok(SigningCertificate { key, leaf_der })
     }
 
@@ -214,11 +218,11 @@ pub fn default_bundle_path(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Verifies the single embedded SCT of `leaf_der` (issued by `issuer`) with the CT key whose
+/// Verifies the single embedded SCT of `leaf_der` (issued by the key `issuer_spki`) with the CT key whose
 /// log ID it names (RFC 6962 §3.2: it signs the TBS without the SCT list).
 pub fn verify_embedded_sct(
     leaf_der: &[u8],
-    issuer: &X509,
+    issuer_spki: &[u8],
     ct_logs: &[TrustedLog],
 ) -> Result<(), ClientError> {
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf_der)
@@ -248,7 +252,7 @@ pub fn verify_embedded_sct(
     }
     let tbs = sigil_ctlog::ct::tbs_without_extension(leaf_der, SCT_LIST_OID)
         .map_err(|e| ClientError::Sct(e.to_string()))?;
-    let issuer_key_hash = sha256(&issuer.public_key()?.public_key_to_der()?);
+    let issuer_key_hash = sha256(issuer_spki);
     let signed = merkle_tree_leaf(
         sct.timestamp_ms,
         &SignedEntry::Precert {
@@ -257,10 +261,23 @@ pub fn verify_embedded_sct(
         },
         &sct.extensions,
     );
-    if !sigil_ctlog::key::verify_digitally_signed(&log.key, &signed, &sct.signature) {
+    if !verify_digitally_signed(&log.key, &signed, &sct.signature) {
         return Err(ClientError::Sct(
             "the signature does not verify with the CT log's key".into(),
         ));
     }
     Ok(())
+}
+
+/// A TLS `DigitallySigned` (RFC 5246 §4.7) over `message` by the key `spki`.
+fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
+    // Hash algorithm SHA-256 (4), the signature algorithm, then the signature with a 2-byte
+    // length and nothing after it.
+    let [4, _, rest @ ..] = signed else {
+        return false;
+    };
+    let Some((signature, [])) = sigil_ctlog::rfc6962::take_prefixed(rest, 2) else {
+        return false;
+    };
+    super::keys::PublicKey::from_spki(spki).is_some_and(|key| key.verify(message, signature))
 }

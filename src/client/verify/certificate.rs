@@ -1,20 +1,20 @@
 //! The signing certificate: its chain to a trusted authority at a signed time, its key usage,
 //! and the identity it states.
 
-use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::verify::X509VerifyParam;
-use openssl::x509::{X509, X509PurposeId, X509StoreContext, X509VerifyResult};
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Policy, VerifyError, fail};
+use crate::client::keys::PublicKey;
 use crate::client::trust::TrustedAuthority;
 
 /// What verification reads from the leaf certificate.
 pub(super) struct Leaf {
-    pub x509: X509,
     pub der: Vec<u8>,
+    pub key: PublicKey,
     not_before: i64,
     not_after: i64,
     digital_signature: bool,
@@ -27,10 +27,12 @@ pub(super) struct Leaf {
 
 impl Leaf {
     pub(super) fn parse(der: Vec<u8>) -> Result<Leaf, VerifyError> {
-        let x509 =
-            X509::from_der(&der).or_else(|_| fail("bundle", "the certificate is not DER X.509"))?;
-        let (_, cert) =
-            X509Certificate::from_der(&der).or_else(|e| fail("bundle", e.to_string()))?;
+        let Ok((_, cert)) = X509Certificate::from_der(&der) else {
+            return fail("bundle", "the certificate is not DER X.509");
+        };
+        let Some(key) = PublicKey::from_spki(cert.public_key().raw) else {
+            return fail("bundle", "the certificate's key type is not supported");
+        };
         let (mut digital_signature, mut code_signing) = (false, false);
         let (mut sans, mut issuer_v1, mut issuer_v2) = (Vec::new(), None, None);
         let mut claims = Vec::new();
@@ -67,7 +69,7 @@ impl Leaf {
         Ok(Leaf {
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
-            x509,
+            key,
             der,
             digital_signature,
             code_signing,
@@ -91,20 +93,16 @@ impl Leaf {
         Ok(())
     }
 
-    /// Chains to a certificate authority trusted at `time`; returns the issuing certificate.
+    /// Chains to a certificate authority trusted at `time`; returns the issuing certificate's
+    /// SPKI.
     pub(super) fn chain(
         &self,
         authorities: &[TrustedAuthority],
         time: i64,
-    ) -> Result<X509, VerifyError> {
+    ) -> Result<Vec<u8>, VerifyError> {
         let mut reason = "no trusted certificate authority was valid at the signed time".into();
         for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
-            let chain: Vec<X509> = authority
-                .chain
-                .iter()
-                .filter_map(|d| X509::from_der(d).ok())
-                .collect();
-            match chain_to(&self.x509, &chain, time, None) {
+            match chain_to(&self.der, &authority.chain, time, EKU_CODE_SIGNING) {
                 Ok(issuer) => return Ok(issuer),
                 Err(e) => reason = e,
             }
@@ -173,46 +171,72 @@ fn san_text(name: &GeneralName) -> Option<String> {
     }
 }
 
-/// Verifies `leaf` up to the last certificate of `chain` (the trust anchor) at `time`, the
-/// others serving as intermediates; returns the certificate that issued `leaf`.
+/// Every certificate signature algorithm a Sigstore chain may use.
+static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    webpki::aws_lc_rs::ECDSA_P256_SHA256,
+    webpki::aws_lc_rs::ECDSA_P256_SHA384,
+    webpki::aws_lc_rs::ECDSA_P384_SHA256,
+    webpki::aws_lc_rs::ECDSA_P384_SHA384,
+    webpki::aws_lc_rs::ECDSA_P521_SHA256,
+    webpki::aws_lc_rs::ECDSA_P521_SHA384,
+    webpki::aws_lc_rs::ECDSA_P521_SHA512,
+    webpki::aws_lc_rs::ED25519,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+];
+
+/// Extended key usage codeSigning (1.3.6.1.5.5.7.3.3), DER value bytes.
+pub(super) const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+/// Extended key usage timeStamping (1.3.6.1.5.5.7.3.8), DER value bytes.
+pub(super) const EKU_TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// Verifies `leaf` up to the last certificate of `chain` (the trust anchor) at `time` for the
+/// extended key usage `eku`, the others serving as intermediates (RFC 5280 path validation by
+/// rustls-webpki); returns the SPKI of the certificate that issued `leaf`.
 pub(super) fn chain_to(
-    leaf: &X509,
-    chain: &[X509],
+    leaf: &[u8],
+    chain: &[Vec<u8>],
     time: i64,
-    purpose: Option<X509PurposeId>,
-) -> Result<X509, String> {
+    eku: &'static [u8],
+) -> Result<Vec<u8>, String> {
     let Some((root, intermediates)) = chain.split_last() else {
         return Err("the authority has no certificates".into());
     };
-    let verdict = || -> Result<Result<(), String>, openssl::error::ErrorStack> {
-        // OpenSSL's own clock is coarse and "now" is the wrong time anyway: certificates are
-        // checked at the signed time.
-        let mut param = X509VerifyParam::new()?;
-        param.set_time(time);
-        if let Some(purpose) = purpose {
-            param.set_purpose(purpose)?;
-        }
-        let mut store = X509StoreBuilder::new()?;
-        store.set_param(&param)?;
-        store.add_cert(root.clone())?;
-        let store = store.build();
-        let mut untrusted = Stack::new()?;
-        for c in intermediates {
-            untrusted.push(c.clone())?;
-        }
-        let mut ctx = X509StoreContext::new()?;
-        ctx.init(&store, leaf, &untrusted, |c| {
-            Ok(if c.verify_cert()? {
-                Ok(())
-            } else {
-                Err(c.error().error_string().to_owned())
-            })
-        })
-    };
-    verdict().map_err(|e| e.to_string())??;
-    chain
+    let root = CertificateDer::from(root.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|e| format!("its root: {e}"))?;
+    let intermediates: Vec<CertificateDer<'_>> = intermediates
         .iter()
-        .find(|c| c.issued(leaf) == X509VerifyResult::OK)
-        .cloned()
-        .ok_or_else(|| "the chain does not contain the certificate's issuer".into())
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let leaf = CertificateDer::from(leaf);
+    let end_entity = webpki::EndEntityCert::try_from(&leaf).map_err(|e| e.to_string())?;
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(
+        u64::try_from(time).map_err(|_| "a time before 1970")?,
+    ));
+    let anchors = [anchor];
+    let path = end_entity
+        .verify_for_usage(
+            ALGORITHMS,
+            &anchors,
+            &intermediates,
+            time,
+            webpki::KeyUsage::required(eku),
+            None,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+    match path.intermediate_certificates().next() {
+        Some(issuer) => Ok(issuer.subject_public_key_info().to_vec()),
+        // The anchor keeps its SPKI without the outer SEQUENCE.
+        None => der::asn1::AnyRef::new(
+            der::Tag::Sequence,
+            path.anchor().subject_public_key_info.as_ref(),
+        )
+        .and_then(|spki| der::Encode::to_der(&spki))
+        .map_err(|e| e.to_string()),
+    }
 }

@@ -10,7 +10,7 @@ use sigil_ctlog::rfc6962::{Hash, sha256};
 use super::bundle::{Bundle, Content, Kind};
 use super::certificate::Leaf;
 use super::{VerifyError, fail};
-use crate::rekor::entry::{pae, verify_message, verify_prehashed};
+use crate::rekor::entry::pae;
 
 pub(super) fn verify(
     bundle: &Bundle,
@@ -31,11 +31,7 @@ pub(super) fn verify(
                     "the bundle's message digest is not the artifact's SHA-256",
                 );
             }
-            let key = leaf
-                .x509
-                .public_key()
-                .or_else(|e| fail("signature", e.to_string()))?;
-            if verify_prehashed(&key, digest, signature).is_err() {
+            if !leaf.key.verify_prehashed(digest, signature) {
                 return fail(
                     "signature",
                     "the signature does not verify over the artifact's digest with the certificate's key",
@@ -53,7 +49,7 @@ pub(super) fn verify(
             payload,
             signature,
         } => {
-            if !verify_message(&leaf.x509, &pae(payload_type, payload), signature) {
+            if !leaf.key.verify(&pae(payload_type, payload), signature) {
                 return fail(
                     "signature",
                     "the envelope signature does not verify with the certificate's key",

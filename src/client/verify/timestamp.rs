@@ -8,12 +8,10 @@ use der::asn1::OctetStringRef;
 use der::oid::ObjectIdentifier;
 use der::oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
 use der::{Decode, Encode};
-use openssl::hash::{MessageDigest, hash};
-use openssl::x509::X509;
-use openssl::x509::X509PurposeId;
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use x509_tsp::{TimeStampResp, TstInfo};
 
-use super::certificate::chain_to;
+use super::certificate::{EKU_TIME_STAMPING, chain_to};
 use super::{VerifyError, fail};
 use crate::client::trust::TrustedAuthority;
 
@@ -55,10 +53,9 @@ pub(super) fn verify(
     let info = TstInfo::from_der(content).map_err(|e| bad(&format!("malformed TSTInfo: {e}")))?;
 
     // The timestamp must be over this bundle's signature.
-    let imprint_digest = digest_for(&info.message_imprint.hash_algorithm.oid)
+    let imprint_hash = Hash::named(&info.message_imprint.hash_algorithm.oid)
         .ok_or_else(|| bad("unsupported message imprint hash"))?;
-    let expected = hash(imprint_digest, signature).map_err(|e| bad(&e.to_string()))?;
-    if info.message_imprint.hashed_message.as_bytes() != &expected[..] {
+    if info.message_imprint.hashed_message.as_bytes() != imprint_hash.digest(signature).as_ref() {
         return fail(CHECK, "the timestamp is not over this bundle's signature");
     }
     let time = info.gen_time.to_unix_duration().as_secs() as i64;
@@ -77,12 +74,12 @@ pub(super) fn verify(
             .find(|a| a.oid == oid)
             .and_then(|a| a.values.iter().next())
     };
-    let content_digest =
-        digest_for(&signer.digest_alg.oid).ok_or_else(|| bad("unsupported digest algorithm"))?;
-    let expected = hash(content_digest, content).map_err(|e| bad(&e.to_string()))?;
+    let content_hash =
+        Hash::named(&signer.digest_alg.oid).ok_or_else(|| bad("unsupported digest algorithm"))?;
+    let expected = content_hash.digest(content);
     let digest_ok = attribute(ID_MESSAGE_DIGEST)
         .and_then(|v| v.decode_as::<OctetStringRef>().ok())
-        .is_some_and(|d| d.as_bytes() == &expected[..]);
+        .is_some_and(|d| d.as_bytes() == expected.as_ref());
     let type_ok = attribute(ID_CONTENT_TYPE).and_then(|v| v.decode_as::<ObjectIdentifier>().ok())
         == Some(ID_CT_TST_INFO);
     if !digest_ok || !type_ok {
@@ -92,13 +89,19 @@ pub(super) fn verify(
         );
     }
     let signed_bytes = attributes.to_der().map_err(|e| bad(&e.to_string()))?;
-    let signature_digest = match digest_for(&signer.signature_algorithm.oid) {
-        Some(d) => Some(d),
-        None if is_bare_key_algorithm(&signer.signature_algorithm.oid) => Some(content_digest),
-        None => None,
+    let algorithms = signature_algorithms(&signer.signature_algorithm.oid, content_hash)
+        .ok_or_else(|| bad("unsupported signature algorithm"))?;
+    let signed_by = |cert: &[u8]| {
+        let cert = CertificateDer::from(cert);
+        webpki::EndEntityCert::try_from(&cert).is_ok_and(|ee| {
+            algorithms.iter().any(|alg| {
+                ee.verify_signature(*alg, &signed_bytes, signer.signature.as_bytes())
+                    .is_ok()
+            })
+        })
     };
 
-    let embedded: Vec<X509> = signed
+    let embedded: Vec<Vec<u8>> = signed
         .certificates
         .iter()
         .flat_map(|set| set.0.iter())
@@ -106,26 +109,15 @@ pub(super) fn verify(
             cms::cert::CertificateChoices::Certificate(c) => c.to_der().ok(),
             _ => None,
         })
-        .filter_map(|der| X509::from_der(&der).ok())
         .collect();
     let mut reason = "no trusted timestamp authority was valid at the timestamp's time".to_owned();
     for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
-        let chain: Vec<X509> = authority
-            .chain
-            .iter()
-            .filter_map(|d| X509::from_der(d).ok())
-            .collect();
         reason = "the token's signature does not verify with a trusted authority's key".into();
-        let signers = embedded.iter().chain(&chain).filter(|c| {
-            signed_by(
-                c,
-                signature_digest,
-                &signed_bytes,
-                signer.signature.as_bytes(),
-            )
-        });
-        for candidate in signers {
-            match chain_to(candidate, &chain, time, Some(X509PurposeId::TIMESTAMP_SIGN)) {
+        for candidate in embedded.iter().chain(&authority.chain) {
+            if !signed_by(candidate) {
+                continue;
+            }
+            match chain_to(candidate, &authority.chain, time, EKU_TIME_STAMPING) {
                 Ok(_) => return Ok(time),
                 Err(e) => {
                     reason = format!(
@@ -145,39 +137,76 @@ fn signed_data(token: &ContentInfo) -> Option<SignedData> {
     token.content.decode_as::<SignedData>().ok()
 }
 
-fn signed_by(cert: &X509, digest: Option<MessageDigest>, message: &[u8], signature: &[u8]) -> bool {
-    let check = || -> Result<bool, openssl::error::ErrorStack> {
-        let key = cert.public_key()?;
-        let mut verifier = match digest {
-            Some(d) => openssl::sign::Verifier::new(d, &key)?,
-            None => openssl::sign::Verifier::new_without_digest(&key)?,
+/// The hashes a timestamp may use, named by a digest OID or a signature-with-hash OID.
+#[derive(Debug, Clone, Copy)]
+enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    fn named(oid: &ObjectIdentifier) -> Option<Hash> {
+        Some(match oid.to_string().as_str() {
+            "2.16.840.1.101.3.4.2.1" | "1.2.840.10045.4.3.2" | "1.2.840.113549.1.1.11" => {
+                Hash::Sha256
+            }
+            "2.16.840.1.101.3.4.2.2" | "1.2.840.10045.4.3.3" | "1.2.840.113549.1.1.12" => {
+                Hash::Sha384
+            }
+            "2.16.840.1.101.3.4.2.3" | "1.2.840.10045.4.3.4" | "1.2.840.113549.1.1.13" => {
+                Hash::Sha512
+            }
+            _ => return None,
+        })
+    }
+
+    fn digest(self, data: &[u8]) -> aws_lc_rs::digest::Digest {
+        let algorithm = match self {
+            Hash::Sha256 => &aws_lc_rs::digest::SHA256,
+            Hash::Sha384 => &aws_lc_rs::digest::SHA384,
+            Hash::Sha512 => &aws_lc_rs::digest::SHA512,
         };
-        verifier.verify_oneshot(signature, message)
+        aws_lc_rs::digest::digest(algorithm, data)
+    }
+}
+
+/// The webpki algorithms a CMS signer's `signatureAlgorithm` may mean; the certificate's key
+/// picks among them.
+fn signature_algorithms(
+    signature: &ObjectIdentifier,
+    digest: Hash,
+) -> Option<&'static [&'static dyn SignatureVerificationAlgorithm]> {
+    use webpki::aws_lc_rs as alg;
+    static SHA256: &[&dyn SignatureVerificationAlgorithm] = &[
+        alg::ECDSA_P256_SHA256,
+        alg::ECDSA_P384_SHA256,
+        alg::ECDSA_P521_SHA256,
+        alg::RSA_PKCS1_2048_8192_SHA256,
+    ];
+    static SHA384: &[&dyn SignatureVerificationAlgorithm] = &[
+        alg::ECDSA_P256_SHA384,
+        alg::ECDSA_P384_SHA384,
+        alg::ECDSA_P521_SHA384,
+        alg::RSA_PKCS1_2048_8192_SHA384,
+    ];
+    static SHA512: &[&dyn SignatureVerificationAlgorithm] = &[
+        alg::ECDSA_P256_SHA512,
+        alg::ECDSA_P384_SHA512,
+        alg::ECDSA_P521_SHA512,
+        alg::RSA_PKCS1_2048_8192_SHA512,
+    ];
+    static ED25519: &[&dyn SignatureVerificationAlgorithm] = &[alg::ED25519];
+    let by_hash = |hash| match hash {
+        Hash::Sha256 => SHA256,
+        Hash::Sha384 => SHA384,
+        Hash::Sha512 => SHA512,
     };
-    check().unwrap_or(false)
-}
-
-/// The hash of a digest or signature algorithm OID (`None` for Ed25519 and unknown ones).
-fn digest_for(oid: &ObjectIdentifier) -> Option<MessageDigest> {
-    Some(match oid.to_string().as_str() {
-        "2.16.840.1.101.3.4.2.1" | "1.2.840.10045.4.3.2" | "1.2.840.113549.1.1.11" => {
-            MessageDigest::sha256()
-        }
-        "2.16.840.1.101.3.4.2.2" | "1.2.840.10045.4.3.3" | "1.2.840.113549.1.1.12" => {
-            MessageDigest::sha384()
-        }
-        "2.16.840.1.101.3.4.2.3" | "1.2.840.10045.4.3.4" | "1.2.840.113549.1.1.13" => {
-            MessageDigest::sha512()
-        }
-        _ => return None,
-    })
-}
-
-/// id-ecPublicKey and rsaEncryption name a key type, not a hash; some TSAs put them in
-/// `signatureAlgorithm` and mean "with the digest algorithm".
-fn is_bare_key_algorithm(oid: &ObjectIdentifier) -> bool {
-    matches!(
-        oid.to_string().as_str(),
-        "1.2.840.10045.2.1" | "1.2.840.113549.1.1.1"
-    )
+    match signature.to_string().as_str() {
+        "1.3.101.112" => Some(ED25519),
+        // id-ecPublicKey and rsaEncryption name a key type, not a hash; some TSAs put them in
+        // `signatureAlgorithm` and mean "with the digest algorithm".
+        "1.2.840.10045.2.1" | "1.2.840.113549.1.1.1" => Some(by_hash(digest)),
+        _ => Hash::named(signature).map(by_hash),
+    }
 }

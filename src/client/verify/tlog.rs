@@ -8,6 +8,7 @@ use sigil_ctlog::rfc6962::{Hash, leaf_hash};
 
 use super::bundle::Bundle;
 use super::{VerifyError, b64, fail, int};
+use crate::client::keys::PublicKey;
 use crate::client::trust::{TrustMaterial, TrustedLog};
 
 /// A log entry whose inclusion is proven.
@@ -90,7 +91,7 @@ fn verify_set(
         check: "SET",
         reason: e.to_string(),
     })?;
-    if !sigil_ctlog::key::verify(&log.key, &payload, &set) {
+    if !PublicKey::from_spki(&log.key).is_some_and(|k| k.verify(&payload, &set)) {
         return fail(
             "SET",
             "the signed entry timestamp does not verify with the log's key",
@@ -144,7 +145,10 @@ fn verify_checkpoint(envelope: &str, root: &Hash, log: &TrustedLog) -> Result<()
     if ours.peek().is_none() {
         return fail(CHECK, "no signature carries the log's key hint");
     }
-    if !ours.any(|s| sigil_ctlog::key::verify(&log.key, body.as_bytes(), &s.signature)) {
+    let Some(key) = PublicKey::from_spki(&log.key) else {
+        return fail(CHECK, "the log's key in the trusted root is not usable");
+    };
+    if !ours.any(|s| key.verify(body.as_bytes(), &s.signature)) {
         return fail(CHECK, "the signature does not verify with the log's key");
     }
     Ok(())
