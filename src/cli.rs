@@ -67,6 +67,30 @@ enum Command {
         #[command(flatten)]
         trust: VerifyTrustArgs,
     },
+    /// Drive a running deployment with load and report throughput, latency and memory.
+    Loadtest {
+        /// Base URL of the deployment.
+        #[arg(long)]
+        server: String,
+        /// What to send.
+        #[arg(long, value_enum)]
+        scenario: crate::loadtest::Scenario,
+        /// Concurrent keep-alive connections (threads' worth of tasks for `verify`).
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// The measured window, e.g. `30s`.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Distinct requests prepared beforehand (log entries must be unique).
+        #[arg(long, default_value_t = 20_000)]
+        prepare: usize,
+        /// Identity token; default a token from the server's dev issuer.
+        #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
+        identity_token: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the ClientTrustConfig JSON of a deployment (what `sigstore --trust-config` takes).
     TrustConfig {
         /// Base URL of the sigil server.
@@ -118,6 +142,34 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { config, dev } => serve(config, dev).await,
         Command::TrustConfig { server } => trust_config(&server).await,
+        Command::Loadtest {
+            server,
+            scenario,
+            connections,
+            duration,
+            prepare,
+            identity_token,
+            json,
+        } => {
+            let report = crate::loadtest::run(crate::loadtest::Options {
+                server,
+                scenario,
+                connections: connections.max(1),
+                duration,
+                prepare: prepare.max(1),
+                identity_token,
+            })
+            .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("{report}");
+            }
+            Ok(())
+        }
         Command::Verify {
             artifact,
             bundle,
