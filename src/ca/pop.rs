@@ -4,18 +4,20 @@
 //! extensions are ignored), or a SubjectPublicKeyInfo plus a signature over the principal's
 //! challenge (`email` or `sub`) made with the key's default hash. Key and hash pairs follow
 //! Fulcio's default `--client-signing-algorithms`.
+//!
+//! Parsing is x509-parser's and the signature checks are aws-lc-rs's: this runs once per
+//! issuance, and OpenSSL 3.0's key decoders and encoders cost more than the check itself.
 
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Public};
-use openssl::sign::Verifier;
-use openssl::x509::X509Req;
+use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use x509_parser::oid_registry::{
-    OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA,
-    OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ECDSA_WITH_SHA512,
-    OID_SIG_ED25519,
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
+    OID_PKCS1_RSAENCRYPTION, OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA,
+    OID_PKCS1_SHA512WITHRSA, OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384,
+    OID_SIG_ECDSA_WITH_SHA512, OID_SIG_ED25519,
 };
 use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 /// Why a key or its proof was refused. Every variant is the client's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -53,82 +55,103 @@ pub enum ClientKeyKind {
 }
 
 impl ClientKeyKind {
-    /// The hash this key type signs with; `None` for Ed25519, which hashes internally.
-    fn digest(self) -> Option<MessageDigest> {
+    /// How this key type must sign (the proof of possession and the CSR).
+    fn algorithm(self) -> &'static dyn VerificationAlgorithm {
         match self {
-            ClientKeyKind::EcdsaP256 | ClientKeyKind::Rsa => Some(MessageDigest::sha256()),
-            ClientKeyKind::EcdsaP384 => Some(MessageDigest::sha384()),
-            ClientKeyKind::EcdsaP521 => Some(MessageDigest::sha512()),
-            ClientKeyKind::Ed25519 => None,
+            ClientKeyKind::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
+            ClientKeyKind::EcdsaP384 => &signature::ECDSA_P384_SHA384_ASN1,
+            ClientKeyKind::EcdsaP521 => &signature::ECDSA_P521_SHA512_ASN1,
+            ClientKeyKind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
+            ClientKeyKind::Ed25519 => &signature::ED25519,
         }
     }
 }
 
 /// A client public key that passed the key policy.
 pub struct ClientKey {
-    pkey: PKey<Public>,
     spki_der: Vec<u8>,
+    /// The subjectPublicKey bits (EC point, PKCS#1 RSA key or Ed25519 key).
+    key_bits: Vec<u8>,
     kind: ClientKeyKind,
+}
+
+/// The bit length of a big-endian unsigned integer.
+fn bit_length(be: &[u8]) -> usize {
+    let significant: &[u8] = match be.iter().position(|b| *b != 0) {
+        Some(i) => &be[i..],
+        None => &[],
+    };
+    significant.first().map_or(0, |top| {
+        significant.len() * 8 - top.leading_zeros() as usize
+    })
 }
 
 impl ClientKey {
     /// Parses `content` as a PEM `PUBLIC KEY`, or, failing that, as DER (Fulcio's order).
     pub fn from_pem_or_der(content: &[u8]) -> Result<ClientKey, KeyError> {
-        let pkey = PKey::public_key_from_pem(content)
-            .or_else(|_| PKey::public_key_from_der(content))
-            .map_err(|_| {
-                KeyError::BadPublicKey("expected a PEM or DER SubjectPublicKeyInfo".into())
-            })?;
-        ClientKey::new(pkey)
+        let bad = || KeyError::BadPublicKey("expected a PEM or DER SubjectPublicKeyInfo".into());
+        match x509_parser::pem::parse_x509_pem(content) {
+            Ok((_, pem)) if pem.label == "PUBLIC KEY" => ClientKey::from_spki(&pem.contents),
+            Ok(_) => Err(bad()),
+            Err(_) => ClientKey::from_spki(content),
+        }
+        .map_err(|e| match e {
+            KeyError::BadPublicKey(_) => bad(),
+            other => other,
+        })
     }
 
-    fn new(pkey: PKey<Public>) -> Result<ClientKey, KeyError> {
-        let kind = match pkey.id() {
-            Id::EC => {
-                let ec = pkey
-                    .ec_key()
-                    .map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
-                match ec.group().curve_name() {
-                    Some(Nid::X9_62_PRIME256V1) => ClientKeyKind::EcdsaP256,
-                    Some(Nid::SECP384R1) => ClientKeyKind::EcdsaP384,
-                    Some(Nid::SECP521R1) => ClientKeyKind::EcdsaP521,
-                    _ => {
-                        return Err(KeyError::Insecure(
-                            "ECDSA keys must be on P-256, P-384 or P-521".into(),
-                        ));
-                    }
-                }
-            }
-            Id::RSA => {
-                let rsa = pkey
-                    .rsa()
-                    .map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
-                let bits = rsa.n().num_bits();
-                if ![2048, 3072, 4096].contains(&bits) {
-                    return Err(KeyError::Insecure(format!(
-                        "RSA keys must have 2048, 3072 or 4096 bits, this one has {bits}"
-                    )));
-                }
-                if rsa.e().to_dec_str().map(|e| e.to_string()).ok().as_deref() != Some("65537") {
+    /// Checks a DER SubjectPublicKeyInfo against the key policy.
+    fn from_spki(der: &[u8]) -> Result<ClientKey, KeyError> {
+        let bad = |m: &str| KeyError::BadPublicKey(m.to_owned());
+        let (rest, spki) =
+            SubjectPublicKeyInfo::from_der(der).map_err(|_| bad("not a SubjectPublicKeyInfo"))?;
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes after the SubjectPublicKeyInfo"));
+        }
+        let algorithm = &spki.algorithm.algorithm;
+        let kind = if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
+            match curve {
+                Some(c) if c == OID_EC_P256 => ClientKeyKind::EcdsaP256,
+                Some(c) if c == OID_NIST_EC_P384 => ClientKeyKind::EcdsaP384,
+                Some(c) if c == OID_NIST_EC_P521 => ClientKeyKind::EcdsaP521,
+                _ => {
                     return Err(KeyError::Insecure(
-                        "RSA public exponent must be 65537".into(),
+                        "ECDSA keys must be on P-256, P-384 or P-521".into(),
                     ));
                 }
-                ClientKeyKind::Rsa
             }
-            Id::ED25519 => ClientKeyKind::Ed25519,
-            _ => {
+        } else if *algorithm == OID_PKCS1_RSAENCRYPTION {
+            let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+                return Err(bad("malformed RSA public key"));
+            };
+            let bits = bit_length(rsa.modulus);
+            if ![2048, 3072, 4096].contains(&bits) {
+                return Err(KeyError::Insecure(format!(
+                    "RSA keys must have 2048, 3072 or 4096 bits, this one has {bits}"
+                )));
+            }
+            if rsa.try_exponent().ok() != Some(65537) {
                 return Err(KeyError::Insecure(
-                    "only ECDSA (P-256/384/521), RSA and Ed25519 keys are accepted".into(),
+                    "RSA public exponent must be 65537".into(),
                 ));
             }
+            ClientKeyKind::Rsa
+        } else if *algorithm == OID_SIG_ED25519 {
+            ClientKeyKind::Ed25519
+        } else {
+            return Err(KeyError::Insecure(
+                "only ECDSA (P-256/384/521), RSA and Ed25519 keys are accepted".into(),
+            ));
         };
-        let spki_der = pkey
-            .public_key_to_der()
-            .map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
         Ok(ClientKey {
-            pkey,
-            spki_der,
+            spki_der: spki.raw.to_vec(),
+            key_bits: spki.subject_public_key.data.to_vec(),
             kind,
         })
     }
@@ -138,16 +161,16 @@ impl ClientKey {
         &self.spki_der
     }
 
+    /// Whether `signature` over `message` verifies with this key and its default hash.
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(self.kind.algorithm(), &self.key_bits)
+            .verify(message, signature)
+            .is_ok()
+    }
+
     /// Checks a `publicKeyRequest` proof: `signature` over the raw bytes of `challenge`.
     pub fn verify_proof(&self, challenge: &str, signature: &[u8]) -> Result<(), KeyError> {
-        let verified = match self.kind.digest() {
-            Some(digest) => Verifier::new(digest, &self.pkey)
-                .and_then(|mut v| v.verify_oneshot(signature, challenge.as_bytes())),
-            None => Verifier::new_without_digest(&self.pkey)
-                .and_then(|mut v| v.verify_oneshot(signature, challenge.as_bytes())),
-        }
-        .unwrap_or(false);
-        if verified {
+        if self.verifies(challenge.as_bytes(), signature) {
             Ok(())
         } else {
             Err(KeyError::BadSignature(
@@ -161,17 +184,24 @@ impl ClientKey {
 
 /// Parses a CSR (PEM, or DER), checks its self-signature and algorithm, and returns its key.
 pub fn key_from_csr(csr: &[u8]) -> Result<ClientKey, KeyError> {
-    let req = X509Req::from_pem(csr)
-        .or_else(|_| X509Req::from_der(csr))
-        .map_err(|_| KeyError::BadCsr("expected a PEM or DER PKCS#10 request".into()))?;
-    let pkey = req
-        .public_key()
-        .map_err(|_| KeyError::BadCsr("its public key cannot be read".into()))?;
-    let key = ClientKey::new(pkey)?;
-
-    let der = req.to_der().map_err(|e| KeyError::BadCsr(e.to_string()))?;
-    let (_, parsed) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
-        .map_err(|e| KeyError::BadCsr(e.to_string()))?;
+    let bad = || KeyError::BadCsr("expected a PEM or DER PKCS#10 request".into());
+    let der = match x509_parser::pem::parse_x509_pem(csr) {
+        Ok((_, pem)) if pem.label.ends_with("CERTIFICATE REQUEST") => pem.contents,
+        Ok(_) => return Err(bad()),
+        Err(_) => csr.to_vec(),
+    };
+    let (rest, parsed) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+            .map_err(|_| bad())?;
+    if !rest.is_empty() {
+        return Err(bad());
+    }
+    let key = ClientKey::from_spki(parsed.certification_request_info.subject_pki.raw).map_err(
+        |e| match e {
+            KeyError::BadPublicKey(_) => KeyError::BadCsr("its public key cannot be read".into()),
+            other => other,
+        },
+    )?;
     let alg = &parsed.signature_algorithm.algorithm;
     let permitted = match key.kind {
         ClientKeyKind::EcdsaP256 => *alg == OID_SIG_ECDSA_WITH_SHA256,
@@ -198,7 +228,8 @@ pub fn key_from_csr(csr: &[u8]) -> Result<ClientKey, KeyError> {
             key.kind
         )));
     }
-    if !req.verify(&key.pkey).unwrap_or(false) {
+    let tbs = parsed.certification_request_info.raw;
+    if !key.verifies(tbs, &parsed.signature_value.data) {
         return Err(KeyError::BadSignature(
             "the CSR is not signed by the key it contains".into(),
         ));
