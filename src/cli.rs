@@ -419,12 +419,14 @@ async fn identity_token(
             .map(str::to_owned)
             .ok_or(ClientError::NoToken);
     }
-    // A CI job has nobody to sign in; waiting for one would hang it until the code expires.
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    // Without a person at a terminal (CI jobs, scripts) nobody can sign in; waiting for one
+    // would hang until the code expires. An explicit --oauth-flow says someone will.
+    let attended = std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && !std::env::var("CI").is_ok_and(|v| v == "true");
     let explicit_flow = args.oauth_flow != crate::client::login::Flow::Auto;
     let issuer = args.oidc_issuer.clone().or_else(|| trust.oidc_url.clone());
     match issuer {
-        Some(issuer) if !in_ci || explicit_flow => {
+        Some(issuer) if attended || explicit_flow => {
             let login = crate::client::login::Login {
                 issuer,
                 client_id: args.oidc_client_id.clone(),

@@ -32,7 +32,7 @@ pub async fn issue(
     key: &ClientKey,
 ) -> Result<Issued, ApiError> {
     let leaf = Arc::new(state.ca.prepare(principal, key)?);
-    let chain = state.ca.chain().certs();
+    let chain = state.ca.chain().ders();
     match state.config.ct_log.sct {
         SctMode::Embedded => {
             let precert =

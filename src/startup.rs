@@ -79,6 +79,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Dev mode's throwaway database, removed when the server stops.
+    throwaway: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -123,7 +125,8 @@ impl Application {
             );
         }
         let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
-        let store = Store::connect(&storage_url(&config)).await?;
+        let (url, throwaway) = storage_url(&config);
+        let store = Store::connect(&url).await?;
         let ct = open_ct_log(&config, &public_url, &ca, store.clone(), &metrics).await?;
         tokio::spawn(ct.log().clone().run_sequencer());
         let rekor = open_rekor_log(&config, &public_url, &ca, store, &metrics).await?;
@@ -206,6 +209,7 @@ impl Application {
         Ok(Application {
             port: bound.port(),
             server,
+            throwaway,
         })
     }
 
@@ -216,14 +220,22 @@ impl Application {
 
     /// Serves until the process is asked to stop (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        if let Some(path) = &self.throwaway {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        outcome
     }
 }
 
 /// The storage URL. In dev mode the keys are ephemeral, so the default database would hold
 /// logs that no later run can continue; dev mode therefore starts from a fresh file unless
-/// `storage.url` is set explicitly.
-fn storage_url(config: &Config) -> String {
+/// `storage.url` is set explicitly, and removes that file when it stops.
+fn storage_url(config: &Config) -> (String, Option<std::path::PathBuf>) {
     let default = crate::config::StorageConfig::default().url;
     let ephemeral_log_key = config.ct_log.key.is_none() || config.rekor.key.is_none();
     if config.dev && config.storage.url == default && ephemeral_log_key {
@@ -233,9 +245,9 @@ fn storage_url(config: &Config) -> String {
             sigil_ctlog::log::now_ms()
         ));
         tracing::warn!(path = %path.display(), "DEV MODE: logs live in a throwaway database");
-        return format!("sqlite://{}", path.display());
+        return (format!("sqlite://{}", path.display()), Some(path));
     }
-    config.storage.url.clone()
+    (config.storage.url.clone(), None)
 }
 
 /// `host:port` of the public URL: the default checkpoint origins are built from it.

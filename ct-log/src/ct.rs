@@ -177,11 +177,21 @@ impl CtLog {
     /// RFC 6962 `add-pre-chain`: a precertificate (with the poison) and its chain.
     pub async fn add_pre_chain(&self, chain: &[Vec<u8>]) -> Result<Logged, CtError> {
         let certs = self.validate(chain)?;
-        self.log_precert(&chain[0], &certs[1..]).await
+        let issuers = certs[1..]
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(openssl_err)?;
+        self.log_precert(&chain[0], &issuers).await
     }
 
-    /// Logs a precertificate issued by this process's own CA, whose chain it built itself.
-    pub async fn add_own_precert(&self, precert: &[u8], chain: &[X509]) -> Result<Logged, CtError> {
+    /// Logs a precertificate issued by this process's own CA, whose chain (DER, issuing
+    /// first) it built itself.
+    pub async fn add_own_precert(
+        &self,
+        precert: &[u8],
+        chain: &[Vec<u8>],
+    ) -> Result<Logged, CtError> {
         self.log_precert(precert, chain).await
     }
 
@@ -189,22 +199,17 @@ impl CtLog {
     pub async fn add_own_certificate(
         &self,
         cert: &[u8],
-        chain: &[X509],
+        chain: &[Vec<u8>],
     ) -> Result<Logged, CtError> {
-        let rest = chain
-            .iter()
-            .map(|c| c.to_der())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(openssl_err)?;
         self.log_entry(
             SignedEntry::X509(cert.to_vec()),
-            x509_chain_entry(&rest),
-            &rest,
+            x509_chain_entry(chain),
+            chain,
         )
         .await
     }
 
-    async fn log_precert(&self, precert: &[u8], issuers: &[X509]) -> Result<Logged, CtError> {
+    async fn log_precert(&self, precert: &[u8], issuers: &[Vec<u8>]) -> Result<Logged, CtError> {
         if !has_poison(precert)? {
             return Err(CtError::WrongEntryType(
                 "add-pre-chain takes precertificates; this one lacks the critical poison extension",
@@ -213,25 +218,16 @@ impl CtLog {
         let issuer = issuers
             .first()
             .ok_or_else(|| CtError::InvalidChain("a precertificate needs its issuer".into()))?;
-        if has_eku(&issuer.to_der().map_err(openssl_err)?, PRECERT_SIGNING_EKU)? {
+        if has_eku(issuer, PRECERT_SIGNING_EKU)? {
             return Err(CtError::InvalidChain(
                 "precertificates from a Precertificate Signing Certificate are not accepted".into(),
             ));
         }
-        let spki = issuer
-            .public_key()
-            .and_then(|k| k.public_key_to_der())
-            .map_err(openssl_err)?;
         let entry = SignedEntry::Precert {
-            issuer_key_hash: sha256(&spki),
+            issuer_key_hash: sha256(parse(issuer)?.tbs_certificate.subject_pki.raw),
             tbs: tbs_without_poison(precert)?,
         };
-        let rest = issuers
-            .iter()
-            .map(|c| c.to_der())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(openssl_err)?;
-        self.log_entry(entry, precert_chain_entry(precert, &rest), &rest)
+        self.log_entry(entry, precert_chain_entry(precert, issuers), issuers)
             .await
     }
 

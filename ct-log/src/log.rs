@@ -1,10 +1,12 @@
 //! One transparency log: submissions wait in a pool, a sequencer commits them in batches, and
 //! every waiter is answered only after its entry is durable.
 //!
-//! The sequencer follows Sunlight: every `interval` it takes the whole pool, assigns
-//! contiguous indices, extends the tree and its tiles in memory, signs the new tree head, and
-//! commits entries, tiles and head in one transaction that compare-and-swaps the tree size. Only
-//! then are the waiters released. If another process sharing the database advanced the log
+//! The sequencer follows Sunlight, with group commit: as soon as entries are pending and the
+//! previous commit has finished, it takes the whole pool, assigns contiguous indices, extends
+//! the tree and its tiles in memory, signs the new tree head, and commits entries, tiles and
+//! head in one transaction that compare-and-swaps the tree size. Only then are the waiters
+//! released. Under load, what arrives during one commit is the next batch, so a submission
+//! waits about one commit, not a fixed period; idle, the sequencer wakes every `interval`. If another process sharing the database advanced the log
 //! first, the batch is re-based on the new head and committed again; nothing acknowledged is
 //! ever lost, and no index is handed out twice.
 
@@ -88,7 +90,8 @@ pub struct Sequenced {
 /// Settings of one log.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// How often the pool is sequenced.
+    /// How long an idle sequencer sleeps between checks (its heartbeat); pending entries
+    /// wake it at once.
     pub interval: Duration,
     /// Most entries waiting at once; more get [`LogError::PoolFull`].
     pub max_pending: usize,
@@ -125,11 +128,21 @@ pub struct Log {
     options: LogOptions,
     // Filled by submitters, emptied by the sequencer.
     pool: Mutex<Vec<(PendingEntry, Waiter)>>,
+    // Wakes the sequencer when the pool becomes non-empty; a permit is kept if it is busy.
+    wakeup: tokio::sync::Notify,
     // Owned by the sequencer task; `None` until loaded.
     edge: tokio::sync::Mutex<Option<Edge>>,
     // When the sequencer last woke up (ms since the epoch); readiness watches it.
     last_tick_ms: std::sync::atomic::AtomicU64,
+    // The latest head this process committed or read: proofs up to its size need no
+    // database read of the head.
+    known_head: std::sync::RwLock<Option<Arc<TreeHead>>>,
+    // Full tiles never change, so proofs read each from the database once.
+    full_tiles: moka::sync::Cache<TileId, Arc<Vec<Hash>>>,
 }
+
+/// Full tiles kept in memory for proofs: 8 KiB each, so at most 16 MiB.
+const FULL_TILE_CACHE: u64 = 2048;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -167,8 +180,11 @@ impl Log {
             observer: observer.unwrap_or_else(|| Arc::new(NoObserver)),
             options,
             pool: Mutex::new(Vec::new()),
+            wakeup: tokio::sync::Notify::new(),
             edge: tokio::sync::Mutex::new(None),
             last_tick_ms: std::sync::atomic::AtomicU64::new(0),
+            known_head: std::sync::RwLock::new(None),
+            full_tiles: moka::sync::Cache::new(FULL_TILE_CACHE),
         });
         *log.edge.lock().await = Some(log.load_edge().await?);
         Ok(log)
@@ -202,6 +218,7 @@ impl Log {
             }
             pool.push((entry, tx));
         }
+        self.wakeup.notify_one();
         match rx.await {
             Ok(Ok(sequenced)) => Ok(sequenced),
             Ok(Err(reason)) => Err(LogError::Unavailable(reason)),
@@ -211,10 +228,11 @@ impl Log {
 
     /// Runs the sequencer until the process ends. Spawn it once per log and process.
     pub async fn run_sequencer(self: Arc<Self>) {
-        let mut ticker = tokio::time::interval(self.options.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.last_tick_ms
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
         loop {
-            ticker.tick().await;
+            // A submission made during the previous commit left a permit: no wait then.
+            let _ = tokio::time::timeout(self.options.interval, self.wakeup.notified()).await;
             self.last_tick_ms
                 .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
             let batch = match self.pool.lock() {
@@ -267,6 +285,7 @@ impl Log {
         drop(edge_slot);
         match outcome {
             Ok((first, head)) => {
+                self.remember(head.clone());
                 self.observer.batch_committed(
                     &self.name,
                     waiters.len(),
@@ -367,18 +386,53 @@ impl Log {
 
     /// The latest durable tree head (possibly written by another process).
     pub async fn head(&self) -> Result<TreeHead, LogError> {
-        Ok(self.store.head(&self.name).await?)
+        let head = self.store.head(&self.name).await?;
+        self.remember(Arc::new(head.clone()));
+        Ok(head)
+    }
+
+    /// A durable head of at least `size` entries if one is known without asking the database
+    /// (another replica may have committed more), else the stored head.
+    async fn head_covering(&self, size: u64) -> Result<Arc<TreeHead>, LogError> {
+        let known = self.known_head.read().ok().and_then(|h| h.clone());
+        match known {
+            Some(head) if head.size >= size => Ok(head),
+            _ => Ok(Arc::new(self.head().await?)),
+        }
+    }
+
+    /// Keeps `head` as the latest known one unless a larger one is already known.
+    fn remember(&self, head: Arc<TreeHead>) {
+        let Ok(mut known) = self.known_head.write() else {
+            return;
+        };
+        if known.as_ref().is_none_or(|k| k.size <= head.size) {
+            *known = Some(head);
+        }
     }
 
     /// The hashes of perfect subtrees, read from tiles.
     async fn read_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, LogError> {
-        let tile_ids: Vec<TileId> = ids
-            .iter()
-            .map(|id| tile::locate(*id).0)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let tiles = self.store.tiles(&self.name, &tile_ids).await?;
+        let tile_ids: BTreeSet<TileId> = ids.iter().map(|id| tile::locate(*id).0).collect();
+        let mut tiles: HashMap<TileId, Arc<Vec<Hash>>> = HashMap::new();
+        let mut missing = Vec::new();
+        for id in tile_ids {
+            match self.full_tiles.get(&id) {
+                Some(tile) => {
+                    tiles.insert(id, tile);
+                }
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            for (id, hashes) in self.store.tiles(&self.name, &missing).await? {
+                let hashes = Arc::new(hashes);
+                if hashes.len() == tile::WIDTH as usize {
+                    self.full_tiles.insert(id, hashes.clone());
+                }
+                tiles.insert(id, hashes);
+            }
+        }
         ids.iter()
             .map(|id| {
                 let (tile_id, start, count) = tile::locate(*id);
@@ -411,7 +465,7 @@ impl Log {
 
     /// The inclusion proof of `index` in the tree of `size` (at most the durable size).
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        let head = self.head().await?;
+        let head = self.head_covering(size).await?;
         if size > head.size || index >= size {
             return Err(LogError::OutOfRange(format!(
                 "need leaf index < tree size <= {}; got index {index}, size {size}",
@@ -423,7 +477,7 @@ impl Log {
 
     /// The consistency proof from `first` to `second` (at most the durable size).
     pub async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        let head = self.head().await?;
+        let head = self.head_covering(second).await?;
         if first > second || second > head.size {
             return Err(LogError::OutOfRange(format!(
                 "need first <= second <= {}; got {first} and {second}",
@@ -435,7 +489,7 @@ impl Log {
 
     /// The Merkle tree hash of the first `size` entries (at most the durable size).
     pub async fn root_at(&self, size: u64) -> Result<Hash, LogError> {
-        let head = self.head().await?;
+        let head = self.head_covering(size).await?;
         if size > head.size {
             return Err(LogError::OutOfRange(format!(
                 "size {size} is beyond the tree size {}",

@@ -175,6 +175,7 @@ impl SigningKey for CaKey {
 /// The CA chain: the issuing certificate first, the root last.
 pub struct CaChain {
     certs: Vec<X509>,
+    ders: Vec<Vec<u8>>,
     pems: Vec<String>,
 }
 
@@ -191,7 +192,11 @@ impl CaChain {
                 Ok(String::from_utf8_lossy(&pem).trim_end().to_owned())
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(CaChain { certs, pems })
+        let ders = certs
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CaChain { certs, ders, pems })
     }
 
     /// Reads a PEM chain file.
@@ -217,6 +222,11 @@ impl CaChain {
     /// All certificates, issuing first.
     pub fn certs(&self) -> &[X509] {
         &self.certs
+    }
+
+    /// All certificates as DER, issuing first (encoded once: issuance logs them every time).
+    pub fn ders(&self) -> &[Vec<u8>] {
+        &self.ders
     }
 
     /// All certificates as PEM with trailing whitespace trimmed (Fulcio's form), issuing first.

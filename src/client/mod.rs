@@ -30,7 +30,7 @@ pub enum ClientError {
     Sct(String),
     /// No identity token was available.
     #[error(
-        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, run in GitHub Actions (id-token: write), GitLab CI (SIGSTORE_ID_TOKEN) or Buildkite, use --dev against a dev server, or sign in with --oidc-issuer URL (interactive; in CI also pass --oauth-flow)"
+        "no identity token: pass --identity-token, set SIGIL_IDENTITY_TOKEN, run in GitHub Actions (id-token: write), GitLab CI (SIGSTORE_ID_TOKEN) or Buildkite, use --dev against a dev server, or sign in interactively (at a terminal, or with --oauth-flow browser|device)"
     )]
     NoToken,
     /// The interactive sign-in failed.

@@ -177,11 +177,15 @@ pub(super) async fn index_of(
     log: &str,
     leaf_hash: &Hash,
 ) -> Result<Option<u64>, StoreError> {
-    let row = sqlx::query("SELECT MIN(idx) FROM entries WHERE log = ? AND leaf_hash = ?")
-        .bind(log)
-        .bind(&leaf_hash[..])
-        .fetch_one(pool)
-        .await?;
+    // Without the hint SQLite answers MIN(idx) by walking the primary key in order until the
+    // hash matches: a scan of the whole log for every hash that is not there.
+    let row = sqlx::query(
+        "SELECT MIN(idx) FROM entries INDEXED BY entries_by_hash WHERE log = ? AND leaf_hash = ?",
+    )
+    .bind(log)
+    .bind(&leaf_hash[..])
+    .fetch_one(pool)
+    .await?;
     Ok(row.get::<Option<i64>, _>(0).map(|i| i as u64))
 }
 
