@@ -1,4 +1,6 @@
-//! A log's signing key: ECDSA P-256 (the default) or RSA, with SHA-256, from OpenSSL.
+//! A log's signing key: ECDSA P-256 (the default) or RSA, with SHA-256. Keys are loaded with
+//! OpenSSL; P-256 signatures, one per SCT and per tree head, are made with aws-lc-rs, which
+//! signs without OpenSSL 3.0's per-call algorithm fetches.
 
 use std::path::Path;
 
@@ -26,6 +28,8 @@ pub enum KeyError {
 /// A log's private key, its SPKI and its log ID.
 pub struct LogKey {
     pkey: PKey<Private>,
+    /// The same key for aws-lc-rs, when it is P-256.
+    p256: Option<aws_lc_rs::signature::EcdsaKeyPair>,
     spki: Vec<u8>,
     log_id: Hash,
     sig_alg: u8,
@@ -74,8 +78,21 @@ impl LogKey {
         };
         let spki = pkey.public_key_to_der()?;
         let log_id = sha256(&spki);
+        let is_p256 = pkey.ec_key().ok().and_then(|ec| ec.group().curve_name())
+            == Some(openssl::nid::Nid::X9_62_PRIME256V1);
+        let p256 = if is_p256 {
+            let pkcs8 = pkey.private_key_to_pkcs8()?;
+            aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                &pkcs8,
+            )
+            .ok()
+        } else {
+            None
+        };
         Ok(LogKey {
             pkey,
+            p256,
             spki,
             log_id,
             sig_alg,
@@ -99,6 +116,12 @@ impl LogKey {
 
     /// A SHA-256 signature over `message` (DER ECDSA or PKCS#1 v1.5).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if let Some(key) = &self.p256 {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            if let Ok(signature) = key.sign(&rng, message) {
+                return Ok(signature.as_ref().to_vec());
+            }
+        }
         let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &self.pkey)?;
         Ok(signer.sign_oneshot_to_vec(message)?)
     }

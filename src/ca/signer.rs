@@ -1,7 +1,9 @@
 //! The CA's signing key and certificate chain, from one of the backends.
 //!
-//! Signatures are OpenSSL's. rcgen builds the certificates and calls back into [`CaKey`] for
-//! the signature, so a future key store (PKCS#11) only has to implement the same trait.
+//! Keys are loaded and stored with OpenSSL; ECDSA signatures, two per issuance, are made with
+//! aws-lc-rs, which signs without OpenSSL 3.0's per-call algorithm fetches (RSA keys sign with
+//! OpenSSL). rcgen builds the certificates and calls back into [`CaKey`] for the signature, so
+//! a future key store (PKCS#11) only has to implement the same trait.
 
 use std::path::Path;
 
@@ -17,6 +19,8 @@ use crate::config::CaKeyType;
 /// A CA private key that rcgen can sign with.
 pub struct CaKey {
     pkey: PKey<Private>,
+    /// The same key for aws-lc-rs, when it is ECDSA.
+    ecdsa: Option<aws_lc_rs::signature::EcdsaKeyPair>,
     /// The subjectPublicKey bits (EC point or PKCS#1 RSA key), computed once.
     public_bits: Vec<u8>,
     algorithm: &'static SignatureAlgorithm,
@@ -117,8 +121,23 @@ impl CaKey {
             }
             other => return Err(Error::Key(format!("unsupported CA key type {other:?}"))),
         };
+        let signing = if *algorithm == rcgen::PKCS_ECDSA_P256_SHA256 {
+            Some(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING)
+        } else if *algorithm == rcgen::PKCS_ECDSA_P384_SHA384 {
+            Some(&aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING)
+        } else {
+            None
+        };
+        let ecdsa = match signing {
+            Some(alg) => Some(
+                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(alg, &pkey.private_key_to_pkcs8()?)
+                    .map_err(|e| Error::Key(format!("the ECDSA key is not usable: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(CaKey {
             pkey,
+            ecdsa,
             public_bits,
             algorithm,
             digest,
@@ -163,6 +182,13 @@ impl PublicKeyData for CaKey {
 
 impl SigningKey for CaKey {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        if let Some(key) = &self.ecdsa {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            return key
+                .sign(&rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| rcgen::Error::RemoteKeyError);
+        }
         let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
             let mut signer = openssl::sign::Signer::new(self.digest, &self.pkey)?;
             signer.update(msg)?;
