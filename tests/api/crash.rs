@@ -35,12 +35,21 @@ async fn start(keys: &Path, storage_url: &str) -> SigilProcess {
     SigilProcess::start(&["--dev"], &env, keys).await
 }
 
-/// A dev-issuer token from the server at `address`.
-async fn token(client: &reqwest::Client, address: &str, email: &str) -> String {
-    let body = get_json(client, &format!("{address}/dev/oidc/token?email={email}"))
+/// Dev-issuer tokens for `workers` identities from the server at `address`, fetched before
+/// any timer starts: a slow machine must not see its server killed mid-preparation.
+async fn tokens(address: &str, workers: usize) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for w in 0..workers {
+        let body = get_json(
+            &client,
+            &format!("{address}/dev/oidc/token?email=w{w}@example.com"),
+        )
         .await
         .unwrap();
-    body["id_token"].as_str().unwrap().to_owned()
+        tokens.push(body["id_token"].as_str().unwrap().to_owned());
+    }
+    tokens
 }
 
 /// The tree size and root of the STH at `address`, if it answers.
@@ -67,13 +76,12 @@ struct Acknowledged {
 
 /// Issues certificates from `workers` concurrent clients until `stop`, and for every other
 /// certificate uploads a signature to the Rekor log, as a signing client does.
-async fn burst(server: &SigilProcess, workers: usize, stop: Arc<Mutex<bool>>) -> Acknowledged {
+async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>>) -> Acknowledged {
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let mut tasks = Vec::new();
-    for w in 0..workers {
+    for (w, token) in tokens.into_iter().enumerate() {
         let (address, acked, stop) = (server.address.clone(), acked.clone(), stop.clone());
         let client = reqwest::Client::new();
-        let token = token(&client, &server.address, &format!("w{w}@example.com")).await;
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while !*stop.lock().unwrap() {
@@ -279,6 +287,7 @@ fn ct_spki(keys: &Path) -> Vec<u8> {
 async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     let spki = ct_spki(keys);
     let server = start(keys, storage_url).await;
+    let workers = tokens(&server.address, 8).await;
     let stop = Arc::new(Mutex::new(false));
     let last_sth = Arc::new(Mutex::new(None));
     let last_rekor = Arc::new(Mutex::new(None));
@@ -313,7 +322,7 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
             *stop.lock().unwrap() = true;
         })
     };
-    let acked = burst(&server, 8, stop.clone()).await;
+    let acked = burst(&server, workers, stop.clone()).await;
     killer.await.unwrap();
     watcher.await.unwrap();
     drop(server);
@@ -344,7 +353,7 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     );
     // The restarted log keeps issuing on the same tree.
     let client = reqwest::Client::new();
-    let token = token(&client, &restarted.address, "after@example.com").await;
+    let token = tokens(&restarted.address, 1).await.remove(0);
     let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
     assert_eq!(
         client
@@ -428,6 +437,7 @@ async fn two_processes_on_one_postgres_build_one_tree() {
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
     let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
+    let (tokens_a, tokens_b) = (tokens(&a.address, 4).await, tokens(&b.address, 4).await);
     let stop = Arc::new(Mutex::new(false));
     let stopper = {
         let stop = stop.clone();
@@ -436,7 +446,10 @@ async fn two_processes_on_one_postgres_build_one_tree() {
             *stop.lock().unwrap() = true;
         })
     };
-    let (acked_a, acked_b) = tokio::join!(burst(&a, 4, stop.clone()), burst(&b, 4, stop.clone()));
+    let (acked_a, acked_b) = tokio::join!(
+        burst(&a, tokens_a, stop.clone()),
+        burst(&b, tokens_b, stop.clone())
+    );
     stopper.await.unwrap();
     assert!(
         !acked_a.chains.is_empty() && !acked_b.chains.is_empty(),

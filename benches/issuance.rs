@@ -1,0 +1,127 @@
+//! Each step of an issuance, and the `crypto-bound` line: the raw signature operations one
+//! issuance needs (verify the token, verify the CSR, sign the precertificate, the SCT and the
+//! final certificate), measured with the same library and curves. README, Performance, puts
+//! the server's measured rate beside the bound.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use openssl::x509::X509ReqBuilder;
+use sigil::ca::CertificateAuthority;
+use sigil::ca::extensions::FulcioExt;
+use sigil::ca::pop::key_from_csr;
+use sigil::config::{CaConfig, CaKeyType};
+use sigil::oidc::principal::{Principal, SubjectAltName};
+use sigil_ctlog::key::LogKey;
+use sigil_ctlog::rfc6962::{Sct, SignedEntry, merkle_tree_leaf, sct_list_extension_value};
+
+fn csr_pem() -> Vec<u8> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("key");
+    let mut csr = X509ReqBuilder::new().expect("CSR");
+    csr.set_pubkey(&key).expect("public key");
+    csr.sign(&key, MessageDigest::sha256()).expect("signature");
+    csr.build().to_pem().expect("PEM")
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, key_type) in [
+        ("p256", CaKeyType::EcdsaP256),
+        ("p384", CaKeyType::EcdsaP384),
+    ] {
+        let ca = CertificateAuthority::from_config(&CaConfig {
+            key_type,
+            ..CaConfig::default()
+        })
+        .expect("ephemeral CA");
+        let csr = csr_pem();
+        let client_key = key_from_csr(&csr).expect("CSR");
+        let principal = Principal {
+            challenge: "bench@example.com".into(),
+            san: SubjectAltName::Email("bench@example.com".into()),
+            extensions: vec![
+                (FulcioExt::Issuer, "https://issuer.example".into()),
+                (FulcioExt::IssuerV2, "https://issuer.example".into()),
+            ],
+            issuer_type: "email".into(),
+        };
+        let log_key = LogKey::generate_p256().expect("log key");
+        let leaf = ca.prepare(&principal, &client_key).expect("template");
+        let precert = ca.sign_precertificate(&leaf).expect("precertificate");
+        let entry = SignedEntry::X509(precert.clone());
+        let sct = Sct {
+            log_id: *log_key.log_id(),
+            timestamp_ms: 1,
+            extensions: Vec::new(),
+            signature: log_key
+                .digitally_sign(&merkle_tree_leaf(1, &entry, &[]))
+                .expect("SCT"),
+        };
+        let list = sct_list_extension_value(&[sct]);
+
+        let mut group = c.benchmark_group(format!("issuance-{name}-ca"));
+        group.bench_function("pop-csr", |b| b.iter(|| key_from_csr(&csr).expect("CSR")));
+        group.bench_function("prepare", |b| {
+            b.iter(|| ca.prepare(&principal, &client_key).expect("template"))
+        });
+        group.bench_function("sign-precertificate", |b| {
+            b.iter(|| ca.sign_precertificate(&leaf).expect("precertificate"))
+        });
+        group.bench_function("sct", |b| {
+            b.iter(|| {
+                log_key
+                    .digitally_sign(&merkle_tree_leaf(1, &entry, &[]))
+                    .expect("SCT")
+            })
+        });
+        group.bench_function("sign-final", |b| {
+            b.iter(|| ca.sign_final(&leaf, Some(list.clone())).expect("final"))
+        });
+        group.finish();
+    }
+    crypto_bound(c);
+}
+
+/// The signature work of one issuance with an ECDSA CA on `curve` and an RS256 token: one RSA
+/// verification, one P-256 verification (the CSR), two CA signatures and one P-256 SCT.
+fn crypto_bound(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+    let rng = SystemRandom::new();
+    let message = [7u8; 400];
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).expect("RSA")).expect("RSA");
+    let rsa = RsaKeyPair::from_pkcs8(&rsa.private_key_to_pkcs8().expect("PKCS#8")).expect("RSA");
+    let mut rsa_sig = vec![0; rsa.public_modulus_len()];
+    rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, &message, &mut rsa_sig)
+        .expect("RS256");
+    let rsa_public = rsa.public_key().as_ref().to_vec();
+    let p256 = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING).expect("P-256");
+    let p256_sig = p256.sign(&rng, &message).expect("sign");
+    let p256_public = p256.public_key().as_ref().to_vec();
+    let mut group = c.benchmark_group("crypto-bound");
+    for (name, ca_alg) in [
+        ("p256", &signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+        ("p384", &signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+    ] {
+        let ca = EcdsaKeyPair::generate(ca_alg).expect("CA key");
+        group.bench_function(format!("issuance-{name}-ca"), |b| {
+            b.iter(|| {
+                UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &rsa_public)
+                    .verify(&message, &rsa_sig)
+                    .expect("token");
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &p256_public)
+                    .verify(&message, p256_sig.as_ref())
+                    .expect("CSR");
+                ca.sign(&rng, &message).expect("precertificate");
+                p256.sign(&rng, &message).expect("SCT");
+                ca.sign(&rng, &message).expect("final")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
