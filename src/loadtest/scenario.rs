@@ -209,14 +209,18 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
     let keys = |n: usize| -> Result<Vec<Prepared>, String> {
         (0..n).map(|_| prepared_key().map_err(crypto)).collect()
     };
+    // Certificates are unique even for one CSR; a few hundred keys are plenty.
+    let csr_bodies = || -> Result<Vec<Vec<u8>>, String> {
+        Ok(keys(options.prepare.min(256))?
+            .into_iter()
+            .map(|k| k.csr_body)
+            .collect())
+    };
     Ok(match options.scenario {
         Scenario::Issue => Work::Post {
             url: ca,
             token: Some(token),
-            bodies: keys(options.prepare.min(256))?
-                .into_iter()
-                .map(|k| k.csr_body)
-                .collect(),
+            bodies: csr_bodies()?,
         },
         Scenario::Sign => Work::Sign {
             ca,
@@ -225,14 +229,7 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
             keys: keys(options.prepare)?,
         },
         Scenario::RekorUpload => {
-            let item = prepared_key().map_err(crypto)?;
-            let answer = post(http, &ca, Some(&token), item.csr_body.clone())
-                .await
-                .map_err(|s| format!("issuing the uploads' certificate: HTTP {s}"))?;
-            let leaf = chain_of(&answer)
-                .into_iter()
-                .next()
-                .ok_or("no certificate in the CA's answer")?;
+            let (item, leaf) = certified_key(http, &ca, &token).await?;
             let ec = item.key.ec_key().map_err(crypto)?;
             let bodies = (0..options.prepare)
                 .map(|_| {
@@ -249,28 +246,13 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
                 bodies,
             }
         }
-        Scenario::CtAddChain => {
-            let issue = Work::Post {
-                url: ca,
-                token: Some(token),
-                bodies: keys(options.prepare.min(256))?
-                    .into_iter()
-                    .map(|k| k.csr_body)
-                    .collect(),
-            };
-            Work::Post {
-                url: format!("{server}/ct/v1/add-chain"),
-                token: None,
-                bodies: issue_chains(http, &issue, options).await?,
-            }
-        }
+        Scenario::CtAddChain => Work::Post {
+            url: format!("{server}/ct/v1/add-chain"),
+            token: None,
+            bodies: issue_chains(http, &ca, &token, csr_bodies()?, options).await?,
+        },
         Scenario::Verify => {
-            let item = prepared_key().map_err(crypto)?;
-            let answer = post(http, &ca, Some(&token), item.csr_body.clone())
-                .await
-                .map_err(|s| format!("issuing the bundle's certificate: HTTP {s}"))?;
-            let chain = chain_of(&answer);
-            let leaf = chain.first().ok_or("no certificate in the CA's answer")?;
+            let (item, leaf) = certified_key(http, &ca, &token).await?;
             let entry = post(
                 http,
                 &rekor,
@@ -305,36 +287,48 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
     })
 }
 
+/// A fresh key and the PEM certificate the CA issued for it.
+async fn certified_key(
+    http: &reqwest::Client,
+    ca: &str,
+    token: &str,
+) -> Result<(Prepared, String), String> {
+    let item = prepared_key().map_err(|e| e.to_string())?;
+    let answer = post(http, ca, Some(token), item.csr_body.clone())
+        .await
+        .map_err(|s| format!("issuing a certificate to prepare with: HTTP {s}"))?;
+    let leaf = chain_of(&answer)
+        .into_iter()
+        .next()
+        .ok_or("no certificate in the CA's answer")?;
+    Ok((item, leaf))
+}
+
 /// Issues `options.prepare` certificates (concurrently, before the window) and returns an
 /// `add-chain` body for each.
 async fn issue_chains(
     http: &reqwest::Client,
-    issue: &Work,
+    url: &str,
+    token: &str,
+    bodies: Vec<Vec<u8>>,
     options: &Options,
 ) -> Result<Vec<Vec<u8>>, String> {
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let chains = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let Work::Post { url, token, bodies } = issue else {
-        return Err("not an issuing scenario".into());
-    };
+    let bodies = std::sync::Arc::new(bodies);
     let target = options.prepare;
     let tasks: Vec<_> = (0..options.connections.clamp(1, 64))
         .map(|_| {
             let (http, next, chains) = (http.clone(), next.clone(), chains.clone());
-            let (url, token, bodies) = (url.clone(), token.clone(), bodies.clone());
+            let (url, token, bodies) = (url.to_owned(), token.to_owned(), bodies.clone());
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= target {
                         break;
                     }
-                    let Ok(answer) = post(
-                        &http,
-                        &url,
-                        token.as_deref(),
-                        bodies[i % bodies.len()].clone(),
-                    )
-                    .await
+                    let Ok(answer) =
+                        post(&http, &url, Some(&token), bodies[i % bodies.len()].clone()).await
                     else {
                         continue;
                     };

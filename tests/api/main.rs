@@ -11,6 +11,7 @@ mod crash;
 mod ct;
 mod fulcio_info;
 mod helpers;
+mod loadtest;
 mod login;
 mod monitor;
 mod oidc;
