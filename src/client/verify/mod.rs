@@ -159,15 +159,13 @@ pub fn verify(
 
     // The certificate at every signed time.
     let leaf = Leaf::parse(bundle.leaf_der.clone())?;
-    let mut issuer = None;
+    let mut issuer = Vec::new();
     for &time in &times {
         leaf.check_time(time)?;
-        issuer = Some(leaf.chain(&trust.certificate_authorities, time)?);
+        issuer = leaf.chain(&trust.certificate_authorities, time)?;
     }
-    if let Some(issuer) = issuer {
-        if let Err(e) = super::sign::verify_embedded_sct(&leaf.der, &issuer, &trust.ct_logs) {
-            return fail("SCT", e.to_string());
-        }
+    if let Err(e) = super::sign::verify_embedded_sct(&leaf.der, &issuer, &trust.ct_logs) {
+        return fail("SCT", e.to_string());
     }
     leaf.check_policy(policy)?;
 
