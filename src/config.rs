@@ -65,6 +65,9 @@ pub struct Config {
     /// Settings shared by both logs.
     #[serde(default)]
     pub log: LogConfig,
+    /// Rate limits and connection limits against abuse.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Development mode (`--dev`): ephemeral keys and the built-in OIDC issuer. Not read from
     /// the file; only the command line sets it.
     #[serde(skip)]
@@ -215,8 +218,56 @@ pub struct LogConfig {
     pub sequence_interval: Duration,
 }
 
+/// `[limits]`: what one client may cost the server. A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Write requests (every POST) per second from one client IP, sustained. Default 50.
+    #[serde(default = "default_ip_rate")]
+    pub ip_rate: f64,
+    /// Write requests one client IP may send at once before the rate applies. Default 500.
+    #[serde(default = "default_ip_burst")]
+    pub ip_burst: u32,
+    /// Certificates per second for one identity (issuer and subject), sustained. Default 2.
+    #[serde(default = "default_identity_rate")]
+    pub identity_rate: f64,
+    /// Certificates one identity may obtain at once before the rate applies. Default 100.
+    #[serde(default = "default_identity_burst")]
+    pub identity_burst: u32,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    /// Requests from anywhere else are limited by their own address. Default none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Open connections the server accepts at once; more wait in the kernel's backlog.
+    /// Default 10000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time a client has to send its request headers, and again its body. Slower clients are
+    /// disconnected (headers) or answered 408 (body). Default 10 seconds.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5555))
+}
+fn default_ip_rate() -> f64 {
+    50.0
+}
+fn default_ip_burst() -> u32 {
+    500
+}
+fn default_identity_rate() -> f64 {
+    2.0
+}
+fn default_identity_burst() -> u32 {
+    100
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 fn default_max_body_bytes() -> usize {
     4 * 1024 * 1024
@@ -316,6 +367,20 @@ impl Default for LogConfig {
     }
 }
 
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            ip_rate: default_ip_rate(),
+            ip_burst: default_ip_burst(),
+            identity_rate: default_identity_rate(),
+            identity_burst: default_identity_burst(),
+            trusted_proxies: Vec::new(),
+            max_connections: default_max_connections(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
 /// The environment variables that are configuration: `SIGIL_<SECTION>__<KEY>`. Other
 /// `SIGIL_` variables (`SIGIL_IDENTITY_TOKEN`, `SIGIL_TEST_DATABASE_URL`) belong to other
 /// parts of sigil and must not be mistaken for unknown keys.
@@ -411,6 +476,39 @@ impl Config {
             return Err(ConfigError::invalid(
                 "log.sequence_interval",
                 "must be between 1ms and 10s",
+            ));
+        }
+        for (key, rate, burst) in [
+            ("limits.ip_rate", self.limits.ip_rate, self.limits.ip_burst),
+            (
+                "limits.identity_rate",
+                self.limits.identity_rate,
+                self.limits.identity_burst,
+            ),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be a number of requests per second, 0 or more (0 turns it off)",
+                ));
+            }
+            if rate > 0.0 && burst == 0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    "its burst must be at least 1 when the rate is positive",
+                ));
+            }
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "limits.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.limits.request_timeout < Duration::from_millis(100) {
+            return Err(ConfigError::invalid(
+                "limits.request_timeout",
+                "must be at least 100ms",
             ));
         }
         if self.oidc.fetch_timeout.is_zero() {

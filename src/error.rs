@@ -30,6 +30,12 @@ pub enum ApiError {
     /// The body exceeds `server.max_body_bytes`.
     #[error("the request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The client sent its body too slowly.
+    #[error("the request body did not arrive within {} s", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
+    /// The client or identity exceeded its rate limit.
+    #[error(transparent)]
+    RateLimited(#[from] crate::limits::RateLimited),
     /// No identity token was sent.
     #[error(
         "no identity token: send `Authorization: Bearer <token>` or credentials.oidcIdentityToken"
@@ -75,6 +81,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::MissingToken => "missing_token",
             ApiError::Token(e) => e.kind(),
             ApiError::Key(_) => "key",
@@ -128,6 +136,8 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MissingToken => StatusCode::UNAUTHORIZED,
             ApiError::Token(e) => match e {
                 oidc::Error::UnknownIssuer(_)
@@ -162,6 +172,10 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        if let ApiError::RateLimited(limited) = self {
+            let seconds = crate::limits::retry_after_seconds(limited.retry_after);
+            response.insert_header(("Retry-After", seconds.to_string()));
         }
         // OAuth clients read `error`; the usual fields ride along.
         if let ApiError::OAuth { error, description } = self {

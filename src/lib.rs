@@ -13,6 +13,7 @@ pub mod dev_idp;
 pub mod error;
 pub mod issuance;
 pub mod keygen;
+pub mod limits;
 pub mod loadtest;
 pub mod metrics;
 pub mod oidc;

@@ -110,7 +110,7 @@ impl Metrics {
             jwks_fetches: counter(
                 &r,
                 "sigil_oidc_jwks_fetches_total",
-                "OIDC discovery + JWKS fetches, by result.",
+                "OIDC discovery + JWKS fetches by result (ok, error), and tokens checked against the last good key set while the issuer failed (stale).",
                 &["result"],
             ),
             log_entries: counter(

@@ -71,6 +71,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The dev issuer, only with `--dev`.
     pub dev_idp: Option<DevIdp>,
+    /// Rate limiters.
+    pub limits: crate::limits::Limits,
     /// The trust documents, built once from the above.
     pub trust: crate::trust::TrustDocuments,
 }
@@ -146,6 +148,9 @@ impl Application {
         );
 
         let dev = config.dev;
+        let request_timeout = config.limits.request_timeout;
+        let connections_per_worker = per_worker(config.limits.max_connections);
+        let limits = crate::limits::Limits::new(&config.limits);
         let mut state = AppState {
             config,
             public_url,
@@ -155,6 +160,7 @@ impl Application {
             rekor,
             metrics: metrics.clone(),
             dev_idp,
+            limits,
             trust: crate::trust::TrustDocuments::empty(),
         };
         state.trust = crate::trust::TrustDocuments::build(&state).map_err(StartupError::Other)?;
@@ -169,6 +175,7 @@ impl Application {
                 .app_data(web::FormConfig::default().error_handler(|e, _| {
                     ApiError::BadRequest(format!("bad form body: {e}")).into()
                 }))
+                .wrap(actix_web::middleware::from_fn(crate::limits::per_ip))
                 .wrap_fn(move |req, srv| {
                     let start = Instant::now();
                     let method = req.method().to_string();
@@ -195,7 +202,8 @@ impl Application {
                 })
                 .default_service(web::to(routes::not_found))
         })
-        .client_request_timeout(Duration::from_secs(10))
+        .max_connections(connections_per_worker)
+        .client_request_timeout(request_timeout)
         .client_disconnect_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(10)
@@ -230,6 +238,12 @@ impl Application {
         }
         outcome
     }
+}
+
+/// actix-web caps connections per worker thread; it starts one worker per core.
+fn per_worker(max_connections: usize) -> usize {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    max_connections.div_ceil(workers).max(1)
 }
 
 /// The storage URL. In dev mode the keys are ephemeral, so the default database would hold

@@ -4,6 +4,12 @@
 //! the cached set lacks (the issuer rotated) triggers one refetch, but at most once per
 //! `refresh_interval` per issuer, so a stream of tokens with made-up `kid`s cannot turn sigil
 //! into a load generator against the IdP. Concurrent misses for one issuer share one fetch.
+//!
+//! An issuer that goes down must not take sigil down with it. When a refetch fails, the last
+//! key set that was fetched successfully keeps verifying tokens (as go-oidc's remote key set
+//! does for Fulcio), and the failure is remembered for a few seconds so that requests for an
+//! issuer with no usable keys are answered 503 at once instead of each waiting out the fetch
+//! timeout.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +27,9 @@ const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
 /// Most issuers cached at once; meta-issuers can otherwise grow the cache without bound.
 const MAX_CACHED_ISSUERS: u64 = 1000;
+
+/// How long a failed fetch is remembered before the issuer is asked again.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One usable public key of an issuer.
 #[derive(Clone)]
@@ -42,6 +51,10 @@ pub struct IssuerKeys {
 /// The per-issuer cache of key sets.
 pub struct KeyCache {
     cache: moka::future::Cache<String, Arc<IssuerKeys>>,
+    /// The last key set each issuer served, kept past the TTL for when the issuer is down.
+    last_good: moka::sync::Cache<String, Arc<IssuerKeys>>,
+    /// Issuers whose last fetch failed, with the failure, for `FAILURE_BACKOFF`.
+    failing: moka::sync::Cache<String, Error>,
     refresh_interval: Duration,
     metrics: Metrics,
 }
@@ -59,6 +72,11 @@ impl KeyCache {
             cache: moka::future::Cache::builder()
                 .max_capacity(MAX_CACHED_ISSUERS)
                 .time_to_live(ttl)
+                .build(),
+            last_good: moka::sync::Cache::new(MAX_CACHED_ISSUERS),
+            failing: moka::sync::Cache::builder()
+                .max_capacity(MAX_CACHED_ISSUERS)
+                .time_to_live(FAILURE_BACKOFF)
                 .build(),
             refresh_interval,
             metrics,
@@ -93,18 +111,36 @@ impl KeyCache {
     }
 
     async fn get(&self, issuer: &ResolvedIssuer) -> Result<Arc<IssuerKeys>, Error> {
-        self.cache
-            .try_get_with(issuer.url.clone(), async {
-                let result = fetch(issuer).await;
-                let label = if result.is_ok() { "ok" } else { "error" };
-                self.metrics.jwks_fetches.with_label_values(&[label]).inc();
-                if let Err(e) = &result {
-                    tracing::warn!(issuer = %issuer.url, error = %e, "JWKS fetch failed");
-                }
-                result.map(Arc::new)
-            })
-            .await
-            .map_err(|e| (*e).clone())
+        let fetched = match self.failing.get(&issuer.url) {
+            Some(recent_failure) => Err(recent_failure),
+            None => self
+                .cache
+                .try_get_with(issuer.url.clone(), async {
+                    let result = fetch(issuer).await.map(Arc::new);
+                    let label = if result.is_ok() { "ok" } else { "error" };
+                    self.metrics.jwks_fetches.with_label_values(&[label]).inc();
+                    match &result {
+                        Ok(keys) => self.last_good.insert(issuer.url.clone(), keys.clone()),
+                        Err(e) => {
+                            tracing::warn!(issuer = %issuer.url, error = %e, "JWKS fetch failed");
+                            self.failing.insert(issuer.url.clone(), e.clone());
+                        }
+                    }
+                    result
+                })
+                .await
+                .map_err(|e| (*e).clone()),
+        };
+        fetched.or_else(|e| match self.last_good.get(&issuer.url) {
+            Some(stale) => {
+                self.metrics
+                    .jwks_fetches
+                    .with_label_values(&["stale"])
+                    .inc();
+                Ok(stale)
+            }
+            None => Err(e),
+        })
     }
 }
 

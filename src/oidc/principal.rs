@@ -39,6 +39,21 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The certified identity, as written into the SAN.
+    pub fn identity(&self) -> &str {
+        match &self.san {
+            SubjectAltName::Email(s) | SubjectAltName::Uri(s) | SubjectAltName::Username(s) => s,
+        }
+    }
+
+    /// The issuer written into the certificate (extension .1.1/.1.8, always first).
+    pub fn issuer(&self) -> &str {
+        self.extensions
+            .first()
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
     /// Derives the principal of a verified token.
     pub fn from_token(token: &VerifiedToken) -> Result<Principal, Error> {
         let claims = &token.claims;

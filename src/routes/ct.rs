@@ -62,7 +62,7 @@ async fn chain_body(
     state: &AppState,
 ) -> Result<Vec<Vec<u8>>, ApiError> {
     let limit = state.config.server.max_body_bytes.min(MAX_SUBMISSION_BYTES);
-    let body = read_body(req, payload, limit).await?;
+    let body = read_body(req, payload, state, limit).await?;
     let request: ChainRequest = parse_json(&body)?;
     request
         .chain

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use futures_util::StreamExt;
 
 use crate::error::ApiError;
+use crate::startup::AppState;
 
 /// Registers every route of the public API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,8 +52,21 @@ pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiE
     )))
 }
 
-/// Reads the whole body, refusing more than `limit` bytes before buffering them.
+/// Reads the whole body, refusing more than `limit` bytes before buffering them, and a client
+/// that trickles it slower than `limits.request_timeout` allows.
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let timeout = state.config.limits.request_timeout;
+    tokio::time::timeout(timeout, read_body_within(req, payload, limit))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(timeout))?
+}
+
+async fn read_body_within(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -57,7 +57,7 @@ async fn create_entry(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.config.server.max_body_bytes).await?;
     let entry = state.rekor.add(&body).await?;
     // One JSON audit line per log entry, as per certificate: what, where. Never the body.
     tracing::info!(
@@ -112,7 +112,7 @@ async fn retrieve(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.config.server.max_body_bytes).await?;
     let request: RetrieveRequest = parse_json(&body)?;
     if request.entry_uuids.len() + request.log_indexes.len() > MAX_RETRIEVE {
         return Err(ApiError::BadRequest(format!(

@@ -14,7 +14,7 @@ use crate::ca::IssuedCertificate;
 use crate::ca::pop::{self, ClientKey};
 use crate::error::ApiError;
 use crate::issuance::{self, Issued};
-use crate::oidc::{Principal, SubjectAltName};
+use crate::oidc::Principal;
 use crate::startup::AppState;
 
 /// Fulcio v2 `CreateSigningCertificateRequest`. Unknown fields are ignored, as grpc-gateway
@@ -102,7 +102,7 @@ pub async fn create_v2(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.config.server.max_body_bytes).await?;
     let request: CreateRequestV2 = parse_json(&body)?;
     let proof = match (
         request.certificate_signing_request,
@@ -161,7 +161,7 @@ pub async fn create_v1(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.config.server.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.config.server.max_body_bytes).await?;
     let request: CreateRequestV1 = parse_json(&body)?;
     let proof = match (request.certificate_signing_request, request.public_key) {
         (Some(csr), None) => KeyProof::Csr(decode_base64("certificateSigningRequest", &csr)?),
@@ -202,6 +202,9 @@ pub async fn create_v1(
 /// The shared data path: token → principal → key and proof → certificate.
 async fn issue(state: &AppState, token: &str, proof: KeyProof) -> Result<Issued, ApiError> {
     let principal = state.auth.authenticate(token).await?;
+    state
+        .limits
+        .charge_identity(principal.issuer(), principal.identity())?;
     let key = match proof {
         KeyProof::Csr(csr) => pop::key_from_csr(&csr)?,
         KeyProof::Signed { key, proof } => {
@@ -222,19 +225,11 @@ async fn issue(state: &AppState, token: &str, proof: KeyProof) -> Result<Issued,
 
 /// One JSON audit line per certificate: who, by which issuer, which serial. Never the token.
 fn audit(principal: &Principal, issued: &IssuedCertificate) {
-    let identity = match &principal.san {
-        SubjectAltName::Email(s) | SubjectAltName::Uri(s) | SubjectAltName::Username(s) => s,
-    };
-    let issuer = principal
-        .extensions
-        .first()
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
     tracing::info!(
         target: "sigil::audit",
         event = "certificate_issued",
-        identity = %identity,
-        issuer = %issuer,
+        identity = %principal.identity(),
+        issuer = %principal.issuer(),
         issuer_type = %principal.issuer_type,
         serial = %issued.serial_hex,
     );

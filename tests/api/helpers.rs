@@ -71,10 +71,38 @@ impl IssuerKey {
     }
 }
 
+/// How a test issuer misbehaves, per issuer name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Every request answers 500.
+    Down,
+    /// The JWKS is not JSON.
+    BrokenJwks,
+    /// Every request hangs for a minute.
+    Slow,
+}
+
+type Faults = Arc<RwLock<BTreeMap<String, Fault>>>;
+
+/// What issuer `name` answers instead of its document, if it is faulty.
+async fn faulty(faults: &Faults, name: &str, jwks: bool) -> Option<HttpResponse> {
+    let fault = faults.read().unwrap().get(name).copied();
+    match fault? {
+        Fault::Down => Some(HttpResponse::InternalServerError().body("down")),
+        Fault::BrokenJwks if jwks => Some(HttpResponse::Ok().body("{\"keys\": [")),
+        Fault::BrokenJwks => None,
+        Fault::Slow => {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Some(HttpResponse::Ok().finish())
+        }
+    }
+}
+
 /// The routes of a test issuer: discovery for any path prefix, and the current key set.
 fn issuer_app(
     base: String,
     keys: Arc<RwLock<Vec<IssuerKey>>>,
+    faults: Faults,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -84,19 +112,32 @@ fn issuer_app(
         InitError = (),
     >,
 > {
+    let jwks_faults = faults.clone();
     App::new()
         .route(
             "/{name:.*}/.well-known/openid-configuration",
             web::get().to(move |name: web::Path<String>| {
                 let issuer = format!("{base}/{name}");
-                async move { HttpResponse::Ok().json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})) }
+                let faults = faults.clone();
+                async move {
+                    match faulty(&faults, &name, false).await {
+                        Some(broken) => broken,
+                        None => HttpResponse::Ok().json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})),
+                    }
+                }
             }),
         )
         .route(
             "/{name:.*}/jwks",
-            web::get().to(move || {
+            web::get().to(move |name: web::Path<String>| {
                 let jwks = json!({"keys": keys.read().unwrap().iter().map(IssuerKey::jwk).collect::<Vec<_>>()});
-                async move { HttpResponse::Ok().json(jwks) }
+                let faults = jwks_faults.clone();
+                async move {
+                    match faulty(&faults, &name, true).await {
+                        Some(broken) => broken,
+                        None => HttpResponse::Ok().json(jwks),
+                    }
+                }
             }),
         )
 }
@@ -106,6 +147,7 @@ fn issuer_app(
 pub struct TestIssuer {
     pub base: String,
     keys: Arc<RwLock<Vec<IssuerKey>>>,
+    faults: Faults,
 }
 
 impl TestIssuer {
@@ -132,16 +174,17 @@ impl TestIssuer {
         ]));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let faults = Faults::default();
         let server = HttpServer::new({
-            let (keys, base) = (keys.clone(), base.clone());
-            move || issuer_app(base.clone(), keys.clone())
+            let (keys, base, faults) = (keys.clone(), base.clone(), faults.clone());
+            move || issuer_app(base.clone(), keys.clone(), faults.clone())
         })
         .workers(1)
         .listen(listener)
         .unwrap()
         .run();
         tokio::spawn(server);
-        TestIssuer { base, keys }
+        TestIssuer { base, keys, faults }
     }
 
     /// Serves the same issuer over HTTPS with a certificate from a fresh private CA. Returns
@@ -172,8 +215,8 @@ impl TestIssuer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("https://{}", listener.local_addr().unwrap());
         let server = HttpServer::new({
-            let (keys, base) = (self.keys.clone(), base.clone());
-            move || issuer_app(base.clone(), keys.clone())
+            let (keys, base, faults) = (self.keys.clone(), base.clone(), self.faults.clone());
+            move || issuer_app(base.clone(), keys.clone(), faults.clone())
         })
         .workers(1)
         .listen_rustls_0_23(listener, tls)
@@ -212,6 +255,15 @@ impl TestIssuer {
             .pkey
             .public_key_to_pem()
             .unwrap()
+    }
+
+    /// Makes issuer `name` misbehave from now on, or behave again with `None`.
+    pub fn set_fault(&self, name: &str, fault: Option<Fault>) {
+        let mut faults = self.faults.write().unwrap();
+        match fault {
+            Some(fault) => faults.insert(name.to_owned(), fault),
+            None => faults.remove(name),
+        };
     }
 
     /// Publishes a new RSA key, as an issuer does when it rotates.
@@ -966,7 +1018,7 @@ impl Drop for SigilProcess {
 
 impl SigilProcess {
     /// Runs `sigil serve ARGS` in `dir` with `env` (plus a free listen port and, unless set, no
-    /// issuer file) and waits until `/readyz` answers 200.
+    /// issuer file, no rate limits) and waits until `/readyz` answers 200.
     pub async fn start(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> SigilProcess {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -981,6 +1033,10 @@ impl SigilProcess {
             .current_dir(dir)
             .env("SIGIL_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("SIGIL_OIDC__ISSUERS", dir.join("no-issuer-file.yaml"))
+            // Whole-process tests drive bursts from one address and one identity; the limits
+            // have their own tests (abuse.rs).
+            .env("SIGIL_LIMITS__IP_RATE", "0")
+            .env("SIGIL_LIMITS__IDENTITY_RATE", "0")
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         for (k, v) in env {

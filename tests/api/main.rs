@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed assertion, and case tables are plain tuples.
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
+mod abuse;
 mod ambient;
 mod cli;
 mod corpus;
