@@ -137,13 +137,45 @@ async fn retrieve(
     Ok(HttpResponse::Ok().json(found))
 }
 
-async fn log_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// The one tree this log serves; Rekor's sharded instances have several.
+const TREE_ID: &str = "0";
+
+/// Rekor's `treeID` parameter: absent, or this log's tree.
+#[derive(Deserialize)]
+struct TreeQuery {
+    #[serde(default, rename = "treeID")]
+    tree_id: Option<String>,
+}
+
+impl TreeQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.tree_id.as_deref() {
+            None | Some(TREE_ID) => Ok(()),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "unknown treeID `{other}`: this log has one tree, {TREE_ID}"
+            ))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogInfoQuery {
+    /// Rekor's `stable` flag, parsed only to refuse nonsense: every checkpoint sigil serves
+    /// is stable.
+    #[serde(default, rename = "stable")]
+    _stable: Option<bool>,
+}
+
+async fn log_info(
+    state: web::Data<AppState>,
+    _q: web::Query<LogInfoQuery>,
+) -> Result<HttpResponse, ApiError> {
     let head = state.rekor.log().head().await?;
     Ok(HttpResponse::Ok().json(json!({
         "rootHash": hex(&head.root),
         "treeSize": head.size,
         "signedTreeHead": head.note,
-        "treeID": "0",
+        "treeID": TREE_ID,
     })))
 }
 
@@ -153,12 +185,15 @@ struct ProofQuery {
     #[serde(default)]
     first_size: u64,
     last_size: u64,
+    #[serde(flatten)]
+    tree: TreeQuery,
 }
 
 async fn consistency(
     state: web::Data<AppState>,
     q: web::Query<ProofQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    q.tree.check()?;
     let log = state.rekor.log();
     let hashes = log.consistency_proof(q.first_size, q.last_size).await?;
     let root = log.root_at(q.last_size).await?;
@@ -168,7 +203,11 @@ async fn consistency(
     })))
 }
 
-async fn public_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn public_key(
+    state: web::Data<AppState>,
+    q: web::Query<TreeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    q.check()?;
     let pem = state
         .rekor
         .key()

@@ -12,6 +12,7 @@ mod crash;
 mod ct;
 mod fulcio_info;
 mod helpers;
+mod hostile;
 mod loadtest;
 mod login;
 mod monitor;
