@@ -3,7 +3,7 @@
 //! Sources, later ones winning: the defaults in the types below, the TOML file given with
 //! `--config`, then environment variables `SIGIL_<SECTION>__<KEY>` (for example
 //! `SIGIL_SERVER__LISTEN=127.0.0.1:0`). Nothing else in sigil reads the environment, except
-//! the CA key passphrase, whose variable *name* is configured here.
+//! key passphrases and the PKCS#11 PIN, whose variable *names* are configured here.
 //!
 //! The whole configuration is checked before anything starts: a bad value stops start-up with
 //! a message naming the key and the problem, rather than a guess.
@@ -145,6 +145,19 @@ pub struct CaConfig {
     /// Name of the environment variable that holds the key's passphrase.
     #[serde(default)]
     pub key_passphrase_env: Option<String>,
+    /// PKCS#11 backend: path of the token's PKCS#11 library, e.g.
+    /// `/usr/lib/softhsm/libsofthsm2.so`.
+    #[serde(default)]
+    pub pkcs11_module: Option<PathBuf>,
+    /// PKCS#11 backend: label of the token that holds the key.
+    #[serde(default)]
+    pub pkcs11_token: Option<String>,
+    /// PKCS#11 backend: label of the private key in the token.
+    #[serde(default)]
+    pub pkcs11_key: Option<String>,
+    /// PKCS#11 backend: name of the environment variable that holds the user PIN.
+    #[serde(default)]
+    pub pkcs11_pin_env: Option<String>,
     /// Lifetime of issued leaf certificates, e.g. `10m`. Default 10 minutes.
     #[serde(default = "default_cert_validity", with = "humantime_serde")]
     pub cert_validity: Duration,
@@ -186,9 +199,13 @@ pub enum SctMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtLogConfig {
-    /// PKCS#8 PEM log key; absent means an ephemeral key (development only).
+    /// PKCS#8 PEM log key, optionally encrypted; absent means an ephemeral key (development
+    /// only).
     #[serde(default)]
     pub key: Option<PathBuf>,
+    /// Name of the environment variable that holds the key's passphrase.
+    #[serde(default)]
+    pub key_passphrase_env: Option<String>,
     /// `embedded` or `detached`. Default `embedded`.
     #[serde(default = "default_sct_mode")]
     pub sct: SctMode,
@@ -201,9 +218,13 @@ pub struct CtLogConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RekorConfig {
-    /// PKCS#8 PEM log key; absent means an ephemeral key (development only).
+    /// PKCS#8 PEM log key, optionally encrypted; absent means an ephemeral key (development
+    /// only).
     #[serde(default)]
     pub key: Option<PathBuf>,
+    /// Name of the environment variable that holds the key's passphrase.
+    #[serde(default)]
+    pub key_passphrase_env: Option<String>,
     /// Checkpoint origin. Default `{host:port}` of the public URL.
     #[serde(default)]
     pub origin: Option<String>,
@@ -332,6 +353,10 @@ impl Default for CaConfig {
             chain: None,
             key: None,
             key_passphrase_env: None,
+            pkcs11_module: None,
+            pkcs11_token: None,
+            pkcs11_key: None,
+            pkcs11_pin_env: None,
             cert_validity: default_cert_validity(),
         }
     }
@@ -353,6 +378,7 @@ impl Default for CtLogConfig {
     fn default() -> Self {
         CtLogConfig {
             key: None,
+            key_passphrase_env: None,
             sct: default_sct_mode(),
             origin: None,
         }
@@ -379,6 +405,18 @@ impl Default for LimitsConfig {
             request_timeout: default_request_timeout(),
         }
     }
+}
+
+/// A secret (passphrase or PIN) from the environment variable that setting `key` names.
+pub fn secret_from_env(
+    key: &'static str,
+    var: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    var.map(|var| {
+        std::env::var(var)
+            .map_err(|_| ConfigError::invalid(key, format!("names `{var}`, which is not set")))
+    })
+    .transpose()
 }
 
 /// The environment variables that are configuration: `SIGIL_<SECTION>__<KEY>`. Other
@@ -464,10 +502,19 @@ impl Config {
                 }
             }
             CaBackend::Pkcs11 => {
-                return Err(ConfigError::invalid(
-                    "ca.backend",
-                    "`pkcs11` is not available in this build yet; use `ephemeral` or `file`",
-                ));
+                let required = [
+                    ("ca.chain", self.ca.chain.is_some()),
+                    ("ca.pkcs11_module", self.ca.pkcs11_module.is_some()),
+                    ("ca.pkcs11_token", self.ca.pkcs11_token.is_some()),
+                    ("ca.pkcs11_key", self.ca.pkcs11_key.is_some()),
+                    ("ca.pkcs11_pin_env", self.ca.pkcs11_pin_env.is_some()),
+                ];
+                if let Some((key, _)) = required.iter().find(|(_, set)| !set) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "required when ca.backend = \"pkcs11\"",
+                    ));
+                }
             }
         }
         if self.log.sequence_interval < Duration::from_millis(1)

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dev_idp;
 pub mod error;
 pub mod issuance;
+pub mod keyfile;
 pub mod keygen;
 pub mod limits;
 pub mod loadtest;

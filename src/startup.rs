@@ -126,6 +126,9 @@ impl Application {
                 "the CA key is ephemeral: every restart creates a new root (development only)"
             );
         }
+        if let Some(path) = &config.ca.key {
+            crate::keyfile::warn_if_exposed(path, "ca.key");
+        }
         let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
         let (url, throwaway) = storage_url(&config);
         let store = Store::connect(&url).await?;
@@ -273,10 +276,21 @@ pub fn public_host(public_url: &Url) -> String {
     }
 }
 
-/// A log key from its file, or an ephemeral one, loudly.
-fn log_key(path: Option<&std::path::Path>, key_name: &str) -> Result<Arc<LogKey>, StartupError> {
+/// A log key from its file (decrypted with the passphrase `passphrase_env` names), or an
+/// ephemeral one, loudly.
+fn log_key(
+    path: Option<&std::path::Path>,
+    passphrase_env: Option<&str>,
+    key_name: &'static str,
+    passphrase_key: &'static str,
+) -> Result<Arc<LogKey>, StartupError> {
     Ok(Arc::new(match path {
-        Some(path) => LogKey::from_pem_file(path, None)?,
+        Some(path) => {
+            let passphrase = crate::config::secret_from_env(passphrase_key, passphrase_env)
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+            crate::keyfile::warn_if_exposed(path, key_name);
+            LogKey::from_pem_file(path, passphrase.as_deref().map(str::as_bytes))?
+        }
         None => {
             tracing::warn!("{key_name} is not set: this log key is ephemeral (development only)");
             LogKey::generate_p256()?
@@ -300,7 +314,12 @@ async fn open_rekor_log(
     store: Store,
     metrics: &Metrics,
 ) -> Result<RekorLog, StartupError> {
-    let key = log_key(config.rekor.key.as_deref(), "rekor.key")?;
+    let key = log_key(
+        config.rekor.key.as_deref(),
+        config.rekor.key_passphrase_env.as_deref(),
+        "rekor.key",
+        "rekor.key_passphrase_env",
+    )?;
     let origin = config
         .rekor
         .origin
@@ -328,7 +347,12 @@ async fn open_ct_log(
     store: Store,
     metrics: &Metrics,
 ) -> Result<CtLog, StartupError> {
-    let key = log_key(config.ct_log.key.as_deref(), "ct_log.key")?;
+    let key = log_key(
+        config.ct_log.key.as_deref(),
+        config.ct_log.key_passphrase_env.as_deref(),
+        "ct_log.key",
+        "ct_log.key_passphrase_env",
+    )?;
     let origin = config
         .ct_log
         .origin

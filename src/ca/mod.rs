@@ -8,6 +8,7 @@
 
 pub mod extensions;
 pub mod generate;
+pub mod pkcs11;
 pub mod pop;
 pub mod profile;
 pub mod signer;
@@ -91,19 +92,36 @@ impl CertificateAuthority {
                 let (Some(chain_path), Some(key_path)) = (&config.chain, &config.key) else {
                     return Err(Error::Key("ca.chain and ca.key are required".into()));
                 };
-                let passphrase = match &config.key_passphrase_env {
-                    Some(var) => Some(std::env::var(var).map_err(|_| {
-                        Error::Key(format!(
-                            "ca.key_passphrase_env names `{var}`, which is not set"
-                        ))
-                    })?),
-                    None => None,
-                };
+                let passphrase = secret("ca.key_passphrase_env", &config.key_passphrase_env)?;
                 let key = CaKey::from_pem_file(key_path, passphrase.as_deref().map(str::as_bytes))?;
                 let chain = CaChain::from_pem_file(chain_path)?;
                 CertificateAuthority::new(key, chain, config.cert_validity)
             }
-            CaBackend::Pkcs11 => Err(Error::Key("the pkcs11 backend is not available".into())),
+            CaBackend::Pkcs11 => {
+                let (Some(chain_path), Some(module), Some(token_label), Some(key_label)) = (
+                    &config.chain,
+                    &config.pkcs11_module,
+                    &config.pkcs11_token,
+                    &config.pkcs11_key,
+                ) else {
+                    return Err(Error::Key(
+                        "ca.chain, ca.pkcs11_module, ca.pkcs11_token and ca.pkcs11_key are \
+                         required"
+                            .into(),
+                    ));
+                };
+                let pin = secret("ca.pkcs11_pin_env", &config.pkcs11_pin_env)?
+                    .ok_or_else(|| Error::Key("ca.pkcs11_pin_env is required".into()))?;
+                let chain = CaChain::from_pem_file(chain_path)?;
+                let token = pkcs11::Pkcs11Key::open(&pkcs11::Pkcs11Settings {
+                    module: module.clone(),
+                    token_label: token_label.clone(),
+                    key_label: key_label.clone(),
+                    pin,
+                })?;
+                let key = CaKey::from_pkcs11(token, chain.issuing())?;
+                CertificateAuthority::new(key, chain, config.cert_validity)
+            }
         }
     }
 
@@ -245,6 +263,11 @@ fn verify_chain(
             Err(c.error().error_string().to_owned())
         })
     })?)
+}
+
+/// A passphrase or PIN from the environment variable a setting names.
+fn secret(key: &'static str, var: &Option<String>) -> Result<Option<String>, Error> {
+    crate::config::secret_from_env(key, var.as_deref()).map_err(|e| Error::Key(e.to_string()))
 }
 
 /// Fulcio's chain rules: the issuing certificate is a CA with an SKI, has EKU codeSigning

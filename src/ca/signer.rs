@@ -2,29 +2,40 @@
 //!
 //! Keys are loaded and stored with OpenSSL; ECDSA signatures, two per issuance, are made with
 //! aws-lc-rs, which signs without OpenSSL 3.0's per-call algorithm fetches (RSA keys sign with
-//! OpenSSL). rcgen builds the certificates and calls back into [`CaKey`] for the signature, so
-//! a future key store (PKCS#11) only has to implement the same trait.
+//! OpenSSL). A key in a PKCS#11 token signs inside the token. rcgen builds the certificates and
+//! calls back into [`CaKey`] for the signature.
 
 use std::path::Path;
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::x509::X509;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 
 use super::Error;
+use super::pkcs11::Pkcs11Key;
 use crate::config::CaKeyType;
 
 /// A CA private key that rcgen can sign with.
 pub struct CaKey {
-    pkey: PKey<Private>,
-    /// The same key for aws-lc-rs, when it is ECDSA.
-    ecdsa: Option<aws_lc_rs::signature::EcdsaKeyPair>,
+    store: KeyStore,
     /// The subjectPublicKey bits (EC point or PKCS#1 RSA key), computed once.
     public_bits: Vec<u8>,
     algorithm: &'static SignatureAlgorithm,
     digest: MessageDigest,
+}
+
+/// Where the private key lives.
+enum KeyStore {
+    /// In this process's memory.
+    Software {
+        pkey: PKey<Private>,
+        /// The same key for aws-lc-rs, when it is ECDSA.
+        ecdsa: Option<aws_lc_rs::signature::EcdsaKeyPair>,
+    },
+    /// Inside a PKCS#11 token; it never leaves it.
+    Pkcs11(Pkcs11Key),
 }
 
 impl std::fmt::Debug for CaKey {
@@ -73,54 +84,7 @@ impl CaKey {
 
     /// Wraps an OpenSSL key, refusing key types that Sigstore clients reject for CAs.
     pub fn from_pkey(pkey: PKey<Private>) -> Result<CaKey, Error> {
-        let (public_bits, algorithm, digest) = match pkey.id() {
-            Id::EC => {
-                let ec = pkey.ec_key()?;
-                let group = ec.group();
-                let mut ctx = openssl::bn::BigNumContext::new()?;
-                let bits = ec.public_key().to_bytes(
-                    group,
-                    openssl::ec::PointConversionForm::UNCOMPRESSED,
-                    &mut ctx,
-                )?;
-                match group.curve_name() {
-                    Some(Nid::X9_62_PRIME256V1) => (
-                        bits,
-                        &rcgen::PKCS_ECDSA_P256_SHA256,
-                        MessageDigest::sha256(),
-                    ),
-                    Some(Nid::SECP384R1) => (
-                        bits,
-                        &rcgen::PKCS_ECDSA_P384_SHA384,
-                        MessageDigest::sha384(),
-                    ),
-                    _ => {
-                        return Err(Error::Key("CA ECDSA keys must be on P-256 or P-384".into()));
-                    }
-                }
-            }
-            Id::RSA => {
-                let rsa = pkey.rsa()?;
-                if rsa.size() * 8 < 2048 {
-                    return Err(Error::Key(
-                        "CA RSA keys must have at least 2048 bits".into(),
-                    ));
-                }
-                (
-                    rsa.public_key_to_der_pkcs1()?,
-                    &rcgen::PKCS_RSA_SHA256,
-                    MessageDigest::sha256(),
-                )
-            }
-            Id::ED25519 => {
-                return Err(Error::Key(
-                    "Ed25519 CA keys are rejected by Sigstore clients (sigstore-python requires an \
-                     ECDSA or RSA issuer); use ECDSA P-256/P-384 or RSA"
-                        .into(),
-                ));
-            }
-            other => return Err(Error::Key(format!("unsupported CA key type {other:?}"))),
-        };
+        let (public_bits, algorithm, digest) = public_parts(&pkey)?;
         let signing = if *algorithm == rcgen::PKCS_ECDSA_P256_SHA256 {
             Some(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING)
         } else if *algorithm == rcgen::PKCS_ECDSA_P384_SHA384 {
@@ -136,33 +100,103 @@ impl CaKey {
             None => None,
         };
         Ok(CaKey {
-            pkey,
-            ecdsa,
+            store: KeyStore::Software { pkey, ecdsa },
             public_bits,
             algorithm,
             digest,
         })
     }
 
-    /// RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits, as Fulcio does.
+    /// A key held in a PKCS#11 token, whose public half is that of `certificate` (the token's
+    /// key is checked against it by the CA's self-test signature).
+    pub fn from_pkcs11(key: Pkcs11Key, certificate: &X509) -> Result<CaKey, Error> {
+        let (public_bits, algorithm, digest) = public_parts(&*certificate.public_key()?)?;
+        Ok(CaKey {
+            store: KeyStore::Pkcs11(key),
+            public_bits,
+            algorithm,
+            digest,
+        })
+    }
+
+    /// The key identifier (SHA-1 of the subjectPublicKey bits, RFC 5280 §4.2.1.2 method 1).
     pub fn key_identifier(&self) -> Vec<u8> {
         key_identifier(&self.public_bits)
     }
 
-    /// The key as PKCS#8 PEM, encrypted with AES-256-CBC when a passphrase is given.
+    /// The private key as PKCS#8 PEM, encrypted with `passphrase` when given. A key inside a
+    /// token cannot be exported.
     pub fn to_pkcs8_pem(&self, passphrase: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        let KeyStore::Software { pkey, .. } = &self.store else {
+            return Err(Error::Key("a PKCS#11 key cannot be exported".into()));
+        };
         Ok(match passphrase {
-            Some(p) => self
-                .pkey
-                .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), p)?,
-            None => self.pkey.private_key_to_pem_pkcs8()?,
+            Some(p) => {
+                pkey.private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), p)?
+            }
+            None => pkey.private_key_to_pem_pkcs8()?,
         })
     }
 
-    /// Whether this key is the private half of `cert`'s public key.
+    /// Whether `cert` certifies this key.
     pub fn matches(&self, cert: &X509) -> Result<bool, Error> {
-        Ok(cert.public_key()?.public_eq(&self.pkey))
+        Ok(public_parts(&*cert.public_key()?)?.0 == self.public_bits)
     }
+}
+
+/// The subjectPublicKey bits of a CA key, and how it signs. Refuses keys Sigstore clients
+/// reject.
+fn public_parts<T: HasPublic>(
+    pkey: &PKeyRef<T>,
+) -> Result<(Vec<u8>, &'static SignatureAlgorithm, MessageDigest), Error> {
+    Ok(match pkey.id() {
+        Id::EC => {
+            let ec = pkey.ec_key()?;
+            let group = ec.group();
+            let mut ctx = openssl::bn::BigNumContext::new()?;
+            let bits = ec.public_key().to_bytes(
+                group,
+                openssl::ec::PointConversionForm::UNCOMPRESSED,
+                &mut ctx,
+            )?;
+            match group.curve_name() {
+                Some(Nid::X9_62_PRIME256V1) => (
+                    bits,
+                    &rcgen::PKCS_ECDSA_P256_SHA256,
+                    MessageDigest::sha256(),
+                ),
+                Some(Nid::SECP384R1) => (
+                    bits,
+                    &rcgen::PKCS_ECDSA_P384_SHA384,
+                    MessageDigest::sha384(),
+                ),
+                _ => {
+                    return Err(Error::Key("CA ECDSA keys must be on P-256 or P-384".into()));
+                }
+            }
+        }
+        Id::RSA => {
+            let rsa = pkey.rsa()?;
+            if rsa.size() * 8 < 2048 {
+                return Err(Error::Key(
+                    "CA RSA keys must have at least 2048 bits".into(),
+                ));
+            }
+            (
+                rsa.public_key_to_der_pkcs1()?,
+                &rcgen::PKCS_RSA_SHA256,
+                MessageDigest::sha256(),
+            )
+        }
+        Id::ED25519 => {
+            return Err(Error::Key(
+                "Ed25519 CA keys are rejected by Sigstore clients (sigstore-python requires an \
+                     ECDSA or RSA issuer); use ECDSA P-256/P-384 or RSA"
+                    .into(),
+            ));
+        }
+        other => return Err(Error::Key(format!("unsupported CA key type {other:?}"))),
+    })
 }
 
 /// RFC 5280 §4.2.1.2 method (1) over raw subjectPublicKey bits.
@@ -182,19 +216,28 @@ impl PublicKeyData for CaKey {
 
 impl SigningKey for CaKey {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        if let Some(key) = &self.ecdsa {
-            let rng = aws_lc_rs::rand::SystemRandom::new();
-            return key
-                .sign(&rng, msg)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| rcgen::Error::RemoteKeyError);
+        match &self.store {
+            KeyStore::Software {
+                ecdsa: Some(key), ..
+            } => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                key.sign(&rng, msg)
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(|_| rcgen::Error::RemoteKeyError)
+            }
+            KeyStore::Software { pkey, ecdsa: None } => {
+                let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+                    let mut signer = openssl::sign::Signer::new(self.digest, pkey)?;
+                    signer.update(msg)?;
+                    signer.sign_to_vec()
+                };
+                sign().map_err(|_| rcgen::Error::RemoteKeyError)
+            }
+            KeyStore::Pkcs11(key) => key.sign(self.digest, msg).map_err(|e| {
+                tracing::error!(error = %e, "the PKCS#11 token refused to sign");
+                rcgen::Error::RemoteKeyError
+            }),
         }
-        let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
-            let mut signer = openssl::sign::Signer::new(self.digest, &self.pkey)?;
-            signer.update(msg)?;
-            signer.sign_to_vec()
-        };
-        sign().map_err(|_| rcgen::Error::RemoteKeyError)
     }
 }
 

@@ -163,21 +163,54 @@ async fn generated_keys_run_a_file_backed_ca_with_an_encrypted_key() {
 
     let chain = keys.join("chain.pem");
     let key = keys.join("intermediate.key.pem");
+    let ct_key = keys.join("ct-log.key.pem");
+    let rekor_key = keys.join("rekor.key.pem");
     let file_env = [
         ("SIGIL_CA__BACKEND", "file"),
         ("SIGIL_CA__CHAIN", chain.to_str().unwrap()),
         ("SIGIL_CA__KEY", key.to_str().unwrap()),
         ("SIGIL_CA__KEY_PASSPHRASE_ENV", "TEST_CA_PASS"),
+        ("SIGIL_CT_LOG__KEY", ct_key.to_str().unwrap()),
+        ("SIGIL_CT_LOG__KEY_PASSPHRASE_ENV", "TEST_CA_PASS"),
+        ("SIGIL_REKOR__KEY", rekor_key.to_str().unwrap()),
+        ("SIGIL_REKOR__KEY_PASSPHRASE_ENV", "TEST_LOG_PASS"),
+        // Two runs share one database, so the checkpoint origins must not follow the port.
+        ("SIGIL_CT_LOG__ORIGIN", "sigil.test/ct"),
+        ("SIGIL_REKOR__ORIGIN", "sigil.test"),
     ];
-    // Wrong or missing passphrase: refused at start-up.
+    // Wrong or missing passphrase: refused at start-up, naming the key.
     let mut wrong = file_env.to_vec();
-    wrong.push(("TEST_CA_PASS", "wrong"));
+    wrong.extend([("TEST_CA_PASS", "wrong"), ("TEST_LOG_PASS", "s3cret")]);
     assert!(serve_fails(&["--dev"], &wrong, dir.path()).contains("passphrase"));
     assert!(serve_fails(&["--dev"], &file_env, dir.path()).contains("TEST_CA_PASS"));
+    let mut wrong_log = file_env.to_vec();
+    wrong_log.extend([("TEST_CA_PASS", "s3cret"), ("TEST_LOG_PASS", "wrong")]);
+    let refused = serve_fails(&["--dev"], &wrong_log, dir.path());
+    assert!(
+        refused.contains("rekor.key.pem") && refused.contains("passphrase"),
+        "{refused}"
+    );
 
     let mut right = file_env.to_vec();
-    right.push(("TEST_CA_PASS", "s3cret"));
+    right.extend([("TEST_CA_PASS", "s3cret"), ("TEST_LOG_PASS", "s3cret")]);
     let served = serve(&["--dev"], &right, dir.path()).await;
+    // The Rekor log signs with the decrypted file key.
+    let served_key = reqwest::get(format!("{}/api/v1/log/publicKey", served.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file_key = openssl::pkey::PKey::private_key_from_pem_passphrase(
+        &std::fs::read(&rekor_key).unwrap(),
+        b"s3cret",
+    )
+    .unwrap();
+    assert_eq!(
+        served_key.as_bytes(),
+        file_key.public_key_to_pem().unwrap(),
+        "the Rekor log serves the file key"
+    );
     let root_cert = reqwest::get(format!("{}/api/v1/rootCert", served.address))
         .await
         .unwrap()
@@ -189,6 +222,29 @@ async fn generated_keys_run_a_file_backed_ca_with_an_encrypted_key() {
         std::fs::read_to_string(&chain).unwrap(),
         "the CA serves the generated chain"
     );
+    let port = served.address.rsplit(':').next().unwrap().to_owned();
+    let log = || std::fs::read_to_string(dir.path().join(format!("serve-{port}.log"))).unwrap();
+    assert!(!log().contains("chmod 600"), "{}", log());
+    drop(served);
+
+    // A key file others can read is served, with a warning that names it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ct_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let served = serve(&["--dev"], &right, dir.path()).await;
+        let port = served.address.rsplit(':').next().unwrap();
+        let log = std::fs::read_to_string(dir.path().join(format!("serve-{port}.log"))).unwrap();
+        let warning = log
+            .lines()
+            .find(|l| l.contains("chmod 600"))
+            .unwrap_or_else(|| panic!("{log}"));
+        assert!(
+            warning.contains("ct_log.key") && warning.contains("644"),
+            "{warning}"
+        );
+        assert!(!log.contains("s3cret"), "no passphrase in the log");
+    }
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod loadtest;
 mod login;
 mod monitor;
 mod oidc;
+mod pkcs11;
 mod rejections;
 mod rekor;
 mod signing_cert;

@@ -56,44 +56,57 @@ fn sigstore_cli() -> Option<PathBuf> {
 }
 
 /// A sigil deployment, its trust config on disk, and a way to run the client against it.
-struct Client {
-    app: TestApp,
-    dir: tempfile::TempDir,
+pub struct Client {
+    pub address: String,
+    pub dir: tempfile::TempDir,
     cli: PathBuf,
-    issuer: String,
+    pub issuer: String,
+    /// The server (in-process or a child process), kept alive as long as the client.
+    _server: Box<dyn std::any::Any>,
 }
 
 impl Client {
+    /// sigstore-python against an in-process `--dev` server.
     async fn new() -> Option<Client> {
         let cli = sigstore_cli()?;
         let app = TestApp::spawn_with(|c| c.dev = true).await;
-        let dir = tempfile::tempdir().unwrap();
-        let trust = app
-            .get("/.well-known/sigstore/client_trust_config.json")
-            .await;
-        assert_eq!(trust.status, 200);
-        std::fs::write(dir.path().join("tc.json"), &trust.text).unwrap();
-        let issuer = format!("{}/dev/oidc", app.address);
-        Some(Client {
-            app,
-            dir,
-            cli,
-            issuer,
-        })
+        Some(Client::at(app.address.clone(), Box::new(app), cli).await)
     }
 
-    async fn token(&self, email: &str) -> String {
-        let body: Value = self
-            .app
-            .get(&format!("/dev/oidc/token?email={email}"))
-            .await
-            .json();
+    /// sigstore-python against the `--dev` server at `address`, kept alive by `server`; `None`
+    /// when sigstore-python is not installable here.
+    pub async fn for_server(address: String, server: Box<dyn std::any::Any>) -> Option<Client> {
+        let cli = sigstore_cli()?;
+        Some(Client::at(address, server, cli).await)
+    }
+
+    async fn at(address: String, server: Box<dyn std::any::Any>, cli: PathBuf) -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = reqwest::get(format!(
+            "{address}/.well-known/sigstore/client_trust_config.json"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(trust.status(), 200);
+        std::fs::write(dir.path().join("tc.json"), trust.text().await.unwrap()).unwrap();
+        Client {
+            issuer: format!("{address}/dev/oidc"),
+            address,
+            dir,
+            cli,
+            _server: server,
+        }
+    }
+
+    pub async fn token(&self, email: &str) -> String {
+        let url = format!("{}/dev/oidc/token?email={email}", self.address);
+        let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
         body["id_token"].as_str().unwrap().to_owned()
     }
 
     /// Runs `sigstore --trust-config tc.json ARGS` in the work directory. The client's own
     /// network calls go to the sigil server, which runs on other threads.
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.cli)
             .arg("--trust-config")
             .arg(self.dir.path().join("tc.json"))
@@ -103,11 +116,11 @@ impl Client {
             .unwrap()
     }
 
-    fn write(&self, name: &str, contents: &str) {
+    pub fn write(&self, name: &str, contents: &str) {
         std::fs::write(self.dir.path().join(name), contents).unwrap();
     }
 
-    fn verify(&self, bundle: &str, identity: &str, issuer: &str, artifact: &str) -> Output {
+    pub fn verify(&self, bundle: &str, identity: &str, issuer: &str, artifact: &str) -> Output {
         self.run(&[
             "verify",
             "identity",
@@ -123,11 +136,11 @@ impl Client {
     }
 }
 
-fn ok(out: &Output) -> bool {
+pub fn ok(out: &Output) -> bool {
     out.status.success()
 }
 
-fn show(out: &Output) -> String {
+pub fn show(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -291,7 +304,7 @@ async fn sigil_sign_bundles_verify_with_sigstore_python() {
     let signed = sigil(&[
         "sign",
         "--server",
-        &client.app.address,
+        &client.address,
         "--identity-token",
         &token,
         "one.txt",
@@ -345,7 +358,7 @@ async fn sigil_sign_bundles_verify_with_sigstore_python() {
         "no bundle on failure"
     );
     // Without a token, a clear message.
-    let no_token = sigil(&["sign", "--server", &client.app.address, "three.txt"]);
+    let no_token = sigil(&["sign", "--server", &client.address, "three.txt"]);
     assert!(!ok(&no_token) && show(&no_token).contains("no identity token"));
 }
 
@@ -393,7 +406,7 @@ async fn attestations_cross_verify_between_sigil_and_sigstore_python() {
         "--bundle",
         "sigil.sigstore.json",
         "--server",
-        &client.app.address,
+        &client.address,
         "--identity-token",
         &token,
     ]);
