@@ -4,8 +4,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock clippy.toml ./
 COPY ct-log ct-log
 COPY src src
-# Cargo.toml declares the integration-test target; its sources must exist to load the manifest.
+# Cargo.toml declares the test and bench targets; their sources must exist to load the manifest.
 COPY tests tests
+COPY benches benches
 COPY config config
 RUN cargo build --release --locked --bin sigil
 

@@ -285,45 +285,8 @@ impl CtLog {
         })
     }
 
-    /// Parses `chain`, checks every link's signature, and appends the accepted root if the
-    /// chain stops below it.
     fn validate(&self, chain: &[Vec<u8>]) -> Result<Vec<X509>, CtError> {
-        if chain.is_empty() || chain.len() > MAX_CHAIN {
-            return Err(CtError::InvalidChain(format!(
-                "a chain has 1 to {MAX_CHAIN} certificates"
-            )));
-        }
-        let mut certs = chain
-            .iter()
-            .enumerate()
-            .map(|(i, der)| {
-                X509::from_der(der)
-                    .map_err(|_| CtError::InvalidChain(format!("certificate {i} is not DER X.509")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for i in 0..certs.len() - 1 {
-            if !signed_by(&certs[i], &certs[i + 1]) {
-                return Err(CtError::InvalidChain(format!(
-                    "certificate {i} is not signed by certificate {}",
-                    i + 1
-                )));
-            }
-        }
-        let last = certs.last().expect("checked non-empty");
-        let last_der = last.to_der().map_err(openssl_err)?;
-        let is_root = self
-            .roots
-            .iter()
-            .any(|r| r.to_der().map(|d| d == last_der).unwrap_or(false));
-        if !is_root {
-            let root = self
-                .roots
-                .iter()
-                .find(|r| signed_by(last, r))
-                .ok_or(CtError::UnknownRoot)?;
-            certs.push(root.clone());
-        }
-        Ok(certs)
+        validate_chain(chain, &self.roots)
     }
 
     /// The latest durable tree head.
@@ -387,6 +350,45 @@ fn tile_leaf(leaf_input: &[u8], extra: &[u8]) -> Option<Vec<u8>> {
     }
     rfc6962::put_prefixed(&mut out, 2, &fingerprints);
     Some(out)
+}
+
+/// Parses a submitted `chain` (DER, leaf first), checks every link's signature, and appends
+/// the accepted root from `roots` if the chain stops below it.
+pub fn validate_chain(chain: &[Vec<u8>], roots: &[X509]) -> Result<Vec<X509>, CtError> {
+    if chain.is_empty() || chain.len() > MAX_CHAIN {
+        return Err(CtError::InvalidChain(format!(
+            "a chain has 1 to {MAX_CHAIN} certificates"
+        )));
+    }
+    let mut certs = chain
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            X509::from_der(der)
+                .map_err(|_| CtError::InvalidChain(format!("certificate {i} is not DER X.509")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for i in 0..certs.len() - 1 {
+        if !signed_by(&certs[i], &certs[i + 1]) {
+            return Err(CtError::InvalidChain(format!(
+                "certificate {i} is not signed by certificate {}",
+                i + 1
+            )));
+        }
+    }
+    let last = certs.last().expect("checked non-empty");
+    let last_der = last.to_der().map_err(openssl_err)?;
+    let is_root = roots
+        .iter()
+        .any(|r| r.to_der().map(|d| d == last_der).unwrap_or(false));
+    if !is_root {
+        let root = roots
+            .iter()
+            .find(|r| signed_by(last, r))
+            .ok_or(CtError::UnknownRoot)?;
+        certs.push(root.clone());
+    }
+    Ok(certs)
 }
 
 fn openssl_err(e: openssl::error::ErrorStack) -> CtError {

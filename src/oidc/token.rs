@@ -39,13 +39,20 @@ struct RawHeader {
     kid: Option<String>,
 }
 
-/// Verifies `token` against the configured issuers.
-pub async fn verify(
-    token: &str,
-    issuers: &IssuerPool,
-    keys: &KeyCache,
-    leeway: Duration,
-) -> Result<VerifiedToken, Error> {
+/// What a token says about itself before anything is verified: enough to choose the keys
+/// that must then verify it, and nothing to be trusted.
+#[derive(Debug)]
+pub struct Unverified {
+    /// The signature algorithm, one of the accepted asymmetric ones.
+    pub alg: Algorithm,
+    /// The key ID the header names, if any.
+    pub kid: Option<String>,
+    /// The claimed issuer.
+    pub iss: String,
+}
+
+/// Reads the shape, header and claimed issuer of `token` without verifying anything.
+pub fn inspect(token: &str) -> Result<Unverified, Error> {
     let (header, payload) = split(token)?;
     let header: RawHeader = decode_segment(header, "header")?;
     if !ACCEPTED_ALGORITHMS.contains(&header.alg.as_str()) {
@@ -55,19 +62,31 @@ pub async fn verify(
         .alg
         .parse()
         .map_err(|_| Error::UnsupportedAlgorithm(header.alg.clone()))?;
-
-    // The issuer is read before the signature is checked only to choose the keys that must
-    // then verify it.
     let claimed: Map<String, Value> = decode_segment(payload, "payload")?;
     let iss = claimed
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::MissingClaim("iss".into()))?;
-    let issuer = issuers
-        .resolve(iss)
-        .ok_or_else(|| Error::UnknownIssuer(iss.to_owned()))?;
+    Ok(Unverified {
+        alg,
+        kid: header.kid,
+        iss: iss.to_owned(),
+    })
+}
 
-    let candidates = keys.candidates(&issuer, header.kid.as_deref(), alg).await?;
+/// Verifies `token` against the configured issuers.
+pub async fn verify(
+    token: &str,
+    issuers: &IssuerPool,
+    keys: &KeyCache,
+    leeway: Duration,
+) -> Result<VerifiedToken, Error> {
+    // The issuer is read before the signature is checked only to choose the keys that must
+    // then verify it.
+    let Unverified { alg, kid, iss } = inspect(token)?;
+    let issuer = issuers.resolve(&iss).ok_or(Error::UnknownIssuer(iss))?;
+
+    let candidates = keys.candidates(&issuer, kid.as_deref(), alg).await?;
 
     let mut validation = Validation::new(alg);
     validation.leeway = leeway.as_secs();

@@ -63,7 +63,12 @@ async fn chain_body(
 ) -> Result<Vec<Vec<u8>>, ApiError> {
     let limit = state.config.server.max_body_bytes.min(MAX_SUBMISSION_BYTES);
     let body = read_body(req, payload, state, limit).await?;
-    let request: ChainRequest = parse_json(&body)?;
+    parse_chain_request(&body)
+}
+
+/// The DER certificates of an `add-chain` or `add-pre-chain` body, leaf first.
+pub fn parse_chain_request(body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+    let request: ChainRequest = parse_json(body)?;
     request
         .chain
         .iter()

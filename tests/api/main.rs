@@ -10,6 +10,7 @@ mod cli;
 mod corpus;
 mod crash;
 mod ct;
+mod deploy;
 mod fulcio_info;
 mod helpers;
 mod hostile;
