@@ -65,13 +65,13 @@ async fn sth_at(client: &reqwest::Client, address: &str) -> Option<(u64, Hash)> 
     ))
 }
 
-/// Issues certificates from `workers` concurrent clients until `stop`; returns every chain that
-/// was acknowledged with a 200.
-/// What a burst got acknowledged: certificates (with their SCTs) and Rekor entry UUIDs.
+/// What a burst got acknowledged: certificates (with their SCTs) and Rekor entry UUIDs; and
+/// every status it was answered, by count.
 #[derive(Default)]
 struct Acknowledged {
     chains: Vec<Vec<String>>,
     rekor_uuids: Vec<String>,
+    statuses: std::collections::BTreeMap<u16, u64>,
 }
 
 /// Issues certificates from `workers` concurrent clients until `stop`, and for every other
@@ -89,6 +89,7 @@ async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>
                 let key = p256();
                 let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))});
                 let Ok(response) = client.post(format!("{address}/api/v2/signingCert")).bearer_auth(&token).json(&body).send().await else { break };
+                *acked.lock().unwrap().statuses.entry(response.status().as_u16()).or_default() += 1;
                 // Only a complete 200 answer counts as acknowledged.
                 let Some(answer) = (if response.status() == 200 { response.json::<Value>().await.ok() } else { None }) else { continue };
                 let chain: Vec<String> = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
@@ -108,6 +109,7 @@ async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>
                         "data": {"hash": {"algorithm": "sha256", "value": digest.iter().map(|b| format!("{b:02x}")).collect::<String>()}},
                         "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(&leaf)}}}});
                     let Ok(response) = client.post(format!("{address}/api/v1/log/entries")).json(&entry).send().await else { break };
+                    *acked.lock().unwrap().statuses.entry(response.status().as_u16()).or_default() += 1;
                     if response.status() == 201 {
                         if let Ok(created) = response.json::<Value>().await {
                             let uuid = created.as_object().unwrap().keys().next().unwrap().clone();
@@ -492,4 +494,375 @@ async fn two_processes_on_one_postgres_build_one_tree() {
         acked_b.chains.len(),
         uuids.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_batch_loses_nothing_the_other_keeps_the_tree() {
+    let Some(url) = fresh_postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
+    let (tokens_a, tokens_b) = (tokens(&a.address, 4).await, tokens(&b.address, 4).await);
+    let stop = Arc::new(Mutex::new(false));
+    let killer = {
+        let (stop, pid) = (stop.clone(), a.child.id());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            *stop.lock().unwrap() = true;
+        })
+    };
+    let (acked_a, acked_b) = tokio::join!(
+        burst(&a, tokens_a, stop.clone()),
+        burst(&b, tokens_b, stop.clone())
+    );
+    killer.await.unwrap();
+    assert!(
+        !acked_a.chains.is_empty(),
+        "the killed replica had acknowledged writes"
+    );
+    let chains: Vec<Vec<String>> = [acked_a.chains, acked_b.chains].concat();
+    let uuids: Vec<String> = [acked_a.rekor_uuids, acked_b.rekor_uuids].concat();
+    let size = check_everything_acknowledged_is_logged(&b, &ct_spki(&keys), &chains, None).await;
+    check_rekor_entries_are_logged(&b, &uuids, None).await;
+    println!(
+        "replica killed mid-batch: {} certificates and {} Rekor entries acknowledged by both, \
+         all in the surviving replica's trees (CT tree {size})",
+        chains.len(),
+        uuids.len()
+    );
+}
+
+/// Runs `f` with its status codes and the number of certificates it got, from a fresh burst of
+/// `workers` clients lasting `duration`.
+async fn burst_for(server: &SigilProcess, workers: usize, duration: Duration) -> Acknowledged {
+    let tokens = tokens(&server.address, workers).await;
+    let stop = Arc::new(Mutex::new(false));
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            *stop.lock().unwrap() = true;
+        })
+    };
+    let acked = burst(server, tokens, stop).await;
+    stopper.await.unwrap();
+    acked
+}
+
+/// Polls `/readyz` until it answers `status`, for at most 20 seconds.
+async fn wait_for_readiness(server: &SigilProcess, status: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = reqwest::get(format!("{}/readyz", server.address)).await;
+        if answer.is_ok_and(|r| r.status() == status) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asserts that a burst met an outage the way it must: some 503s, and never a 5xx other than
+/// 503.
+fn assert_outage_answers(acked: &Acknowledged, what: &str) {
+    assert!(
+        acked.statuses.contains_key(&503),
+        "{what}: no 503 while the storage was gone: {:?}",
+        acked.statuses
+    );
+    assert!(
+        acked.statuses.keys().all(|s| *s < 500 || *s == 503),
+        "{what}: answers other than 503 in the 5xx range: {:?}",
+        acked.statuses
+    );
+}
+
+/// A PostgreSQL cluster of this test's own, which it may crash and restart without disturbing
+/// the shared server other tests use. Needs root (to run the server as `postgres`) and the
+/// server binaries.
+struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn start() -> Option<PrivatePostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| {
+                versions
+                    .filter_map(Result::ok)
+                    .map(|v| v.path().join("bin"))
+                    .find(|b| b.join("initdb").exists())
+            });
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        let Some(bin) = bin.filter(|_| root) else {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "CI=true but a private PostgreSQL cannot be started (needs root and initdb)"
+            );
+            eprintln!("notice: cannot start a private PostgreSQL here; skipping its fault test");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap()
+                .success()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = PrivatePostgres { dir, bin, port };
+        cluster.pg(&[
+            "initdb",
+            "-D",
+            &cluster.data(),
+            "--auth=trust",
+            "-U",
+            "postgres",
+        ]);
+        cluster.start_server();
+        let created = Command::new("psql")
+            .arg(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .args(["-c", "CREATE DATABASE sigil"])
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{created:?}");
+        Some(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/sigil", self.port)
+    }
+
+    /// Runs a server binary as the `postgres` user.
+    fn pg(&self, args: &[&str]) {
+        let out = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(args[0]))
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+
+    fn start_server(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.pg(&[
+            "pg_ctl",
+            "-D",
+            &self.data(),
+            "-o",
+            &options,
+            "-l",
+            &log,
+            "-w",
+            "start",
+        ]);
+    }
+
+    /// Stops the server without a checkpoint: for the data, a crash.
+    fn crash(&self) {
+        self.pg(&[
+            "pg_ctl",
+            "-D",
+            &self.data(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_answers_503_then_recovers_losing_nothing() {
+    let Some(pg) = PrivatePostgres::start() else {
+        return;
+    };
+    let pg = Arc::new(pg);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    let server = start(&keys, &pg.url()).await;
+    let outage = {
+        let pg = pg.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            tokio::task::spawn_blocking(move || pg.crash())
+                .await
+                .unwrap();
+        })
+    };
+    let during = burst_for(&server, 8, Duration::from_millis(2500)).await;
+    outage.await.unwrap();
+    assert_outage_answers(&during, "PostgreSQL down");
+    wait_for_readiness(&server, 503).await;
+
+    tokio::task::spawn_blocking({
+        let pg = pg.clone();
+        move || pg.start_server()
+    })
+    .await
+    .unwrap();
+    wait_for_readiness(&server, 200).await;
+    let after = burst_for(&server, 4, Duration::from_millis(1000)).await;
+    assert!(after.chains.len() >= 5, "recovered: {:?}", after.statuses);
+    assert!(
+        after.statuses.keys().all(|s| *s == 200 || *s == 201),
+        "after recovery every request succeeds: {:?}",
+        after.statuses
+    );
+    let chains = [during.chains, after.chains].concat();
+    let uuids = [during.rekor_uuids, after.rekor_uuids].concat();
+    let size =
+        check_everything_acknowledged_is_logged(&server, &ct_spki(&keys), &chains, None).await;
+    check_rekor_entries_are_logged(&server, &uuids, None).await;
+    println!(
+        "PostgreSQL crashed and restarted under load: answers {:?} during the outage; {} \
+         certificates and {} Rekor entries acknowledged in all, all in the trees (CT tree {size})",
+        during.statuses,
+        chains.len(),
+        uuids.len()
+    );
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "CI=true but a tmpfs cannot be mounted (needs root)"
+            );
+            eprintln!("notice: cannot mount a small tmpfs here; skipping the full-disk test");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_under_sqlite_answers_503_and_corrupts_nothing() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    let db = disk.path().join("sigil.db");
+    let url = format!("sqlite://{}", db.display());
+    let server = start(&keys, &url).await;
+    // Leave about 1 MiB free: a few hundred entries' worth.
+    let filler = disk.path().join("filler");
+    let free = fs_free_bytes(disk.path());
+    std::fs::write(&filler, vec![0u8; (free - (1 << 20)) as usize]).unwrap();
+
+    let full = burst_for(&server, 8, Duration::from_millis(4000)).await;
+    assert_outage_answers(&full, "disk full");
+
+    // Space comes back: the server recovers without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let after = burst_for(&server, 4, Duration::from_millis(1000)).await;
+    let port = server.address.rsplit(':').next().unwrap();
+    assert!(
+        after.chains.len() >= 5,
+        "recovered: {:?} during: {:?}\n{}",
+        after.statuses,
+        full.statuses,
+        std::fs::read_to_string(keys.join(format!("serve-{port}.log"))).unwrap()
+    );
+    let chains = [full.chains, after.chains].concat();
+    let uuids = [full.rekor_uuids, after.rekor_uuids].concat();
+    drop(server);
+
+    let check = Command::new("sqlite3")
+        .arg(&db)
+        .arg("PRAGMA integrity_check")
+        .output()
+        .expect("sqlite3 is installed");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok");
+    let restarted = start(&keys, &url).await;
+    let size =
+        check_everything_acknowledged_is_logged(&restarted, &ct_spki(&keys), &chains, None).await;
+    check_rekor_entries_are_logged(&restarted, &uuids, None).await;
+    println!(
+        "SQLite on a full disk: answers {:?} while full; {} certificates and {} Rekor entries \
+         acknowledged in all, all in the trees after a restart (CT tree {size}), integrity ok",
+        full.statuses,
+        chains.len(),
+        uuids.len()
+    );
+}
+
+fn fs_free_bytes(path: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{INSERT_CHUNK, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
@@ -76,7 +76,27 @@ pub(super) async fn append(
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    let result = append_on(&mut conn, log, expected_size, entries, tiles, head).await;
+    if result.is_err() {
+        // On SQLITE_FULL or an I/O error SQLite may roll the transaction back by itself, and
+        // the driver's record of the connection's transaction state is then wrong: reused, the
+        // connection would hold the write lock forever. A connection whose batch failed is
+        // closed instead of returned to the pool.
+        conn.close_on_drop();
+    }
+    result
+}
+
+async fn append_on(
+    conn: &mut SqliteConnection,
+    log: &str,
+    expected_size: u64,
+    entries: &[StoredEntry],
+    tiles: &BTreeMap<TileId, Vec<Hash>>,
+    head: &TreeHead,
+) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
     // The compare-and-swap comes first: it takes SQLite's write lock, and a lost race writes
     // nothing.
     let swapped = sqlx::query(
