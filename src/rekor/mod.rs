@@ -25,6 +25,9 @@ use sigil_ctlog::store::{Store, TreeHead};
 
 pub use entry::EntryError;
 
+/// How many recently appended bodies are remembered for single-flight deduplication.
+const RECENT_BODIES: u64 = 100_000;
+
 /// Why a Rekor operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RekorError {
@@ -98,6 +101,9 @@ impl HeadSigner for CheckpointSigner {
 /// The Rekor-compatible log.
 pub struct RekorLog {
     log: Arc<Log>,
+    /// Leaf hash → index of the bodies appended in the last minutes, so that concurrent
+    /// submissions of one body append it once.
+    recent: moka::future::Cache<Hash, u64>,
     key: Arc<LogKey>,
     origin: String,
     root: X509,
@@ -141,6 +147,10 @@ impl RekorLog {
             .ok_or_else(|| LogError::Sign("the CA chain is empty".into()))?;
         Ok(RekorLog {
             log,
+            recent: moka::future::Cache::builder()
+                .max_capacity(RECENT_BODIES)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
             key,
             origin,
             root,
@@ -169,17 +179,43 @@ impl RekorLog {
         let entry = entry::canonicalize(request)?;
         self.check_certificate(&entry.certificate)?;
         let hash = leaf_hash(&entry.body);
-        let head = self.log.head().await?;
-        match self.log.index_of(&hash, head.size).await {
-            Ok(index) => {
-                return Err(RekorError::Duplicate {
-                    uuid: crate::ca::hex(&hash),
-                    index,
-                });
-            }
+        let duplicate = |index| RekorError::Duplicate {
+            uuid: crate::ca::hex(&hash),
+            index,
+        };
+        // Committed earlier, by this process or another replica? (A stored entry is always
+        // within the stored tree: both are written in one transaction.)
+        match self.log.index_of(&hash, u64::MAX).await {
+            Ok(index) => return Err(duplicate(index)),
             Err(LogError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
+        // Submitted concurrently, or committed so recently that the lookup above raced it? The
+        // first submission of a body is appended; every other one waits for it and is a
+        // duplicate of it.
+        let mut appended = None;
+        let first = self
+            .recent
+            .entry(hash)
+            .or_try_insert_with(async {
+                let logged = self.append(hash, entry.body).await?;
+                let index = logged.index;
+                appended = Some(logged);
+                Ok::<_, RekorError>(index)
+            })
+            .await
+            .map_err(|shared| match Arc::try_unwrap(shared) {
+                Ok(e) => e,
+                Err(shared) => RekorError::Log(LogError::Unavailable(shared.to_string())),
+            })?;
+        match appended {
+            Some(logged) => Ok(logged),
+            None => Err(duplicate(first.into_value())),
+        }
+    }
+
+    /// Appends a new body and waits until it is durable.
+    async fn append(&self, hash: Hash, body: Vec<u8>) -> Result<LogEntry, RekorError> {
         let integrated_time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -187,7 +223,7 @@ impl RekorLog {
         let sequenced = self
             .log
             .submit(PendingEntry {
-                leaf_input: entry.body.clone(),
+                leaf_input: body.clone(),
                 extra: integrated_time.to_be_bytes().to_vec(),
                 timestamp_ms: integrated_time * 1000,
             })
@@ -199,7 +235,7 @@ impl RekorLog {
         Ok(LogEntry {
             uuid: crate::ca::hex(&hash),
             index: sequenced.index,
-            body: entry.body,
+            body,
             integrated_time,
             proof,
             head: (*sequenced.head).clone(),

@@ -327,3 +327,32 @@ async fn entries_that_do_not_verify_or_do_not_chain_are_refused() {
         201
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_of_one_body_append_it_once() {
+    let app = TestApp::spawn().await;
+    let (key, cert) = certified_key(&app, "race@example.com").await;
+    let entry = hashedrekord(&key, &cert, b"submitted twenty times at once");
+    let answers = futures_util::future::join_all(
+        (0..20).map(|_| app.post_json("/api/v1/log/entries", &entry, None)),
+    )
+    .await;
+    let created: Vec<_> = answers.iter().filter(|a| a.status == 201).collect();
+    assert_eq!(created.len(), 1, "exactly one append");
+    let uuid = created[0]
+        .json()
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    for duplicate in answers.iter().filter(|a| a.status != 201) {
+        duplicate.assert_refused(409, "already exists");
+        assert_eq!(
+            duplicate.headers["location"],
+            format!("/api/v1/log/entries/{uuid}")
+        );
+    }
+    assert_eq!(app.get("/api/v1/log").await.json()["treeSize"], 1);
+}
