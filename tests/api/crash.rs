@@ -344,15 +344,19 @@ async fn kill_during_burst_then_recover(storage_url: &str, keys: &Path) {
     let size =
         check_everything_acknowledged_is_logged(&restarted, &spki, &acked.chains, before).await;
     check_rekor_entries_are_logged(&restarted, &acked.rekor_uuids, rekor_before).await;
-    println!(
-        "crash test on {}: {} certificates and {} Rekor entries acknowledged before kill -9, all found after restart \
-         (CT tree {size}, consistent with the last STH seen at {:?}; Rekor consistent with its last checkpoint at {:?})",
+    report(&format!(
+        "kill -9 during issuance on {}: acknowledged {} certificates + {} Rekor entries; found \
+         after restart (each by its inclusion proof) {} + {} (CT tree {size}); consistency proofs \
+         checked: {} (CT from {:?}, Rekor from {:?})",
         storage_url.split(':').next().unwrap_or_default(),
         acked.chains.len(),
         acked.rekor_uuids.len(),
+        acked.chains.len(),
+        acked.rekor_uuids.len(),
+        usize::from(before.is_some()) + usize::from(rekor_before.is_some()),
         before.map(|b| b.0),
         rekor_before.map(|b| b.0)
-    );
+    ));
     // The restarted log keeps issuing on the same tree.
     let client = reqwest::Client::new();
     let token = tokens(&restarted.address, 1).await.remove(0);
@@ -488,12 +492,12 @@ async fn two_processes_on_one_postgres_build_one_tree() {
         sth_at(&client, &b.address).await,
         "both replicas serve the same tree"
     );
-    println!(
+    report(&format!(
         "replicas: {} + {} certificates and {} Rekor entries acknowledged, one CT tree of {size}",
         acked_a.chains.len(),
         acked_b.chains.len(),
         uuids.len()
-    );
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -528,12 +532,12 @@ async fn a_replica_killed_mid_batch_loses_nothing_the_other_keeps_the_tree() {
     let uuids: Vec<String> = [acked_a.rekor_uuids, acked_b.rekor_uuids].concat();
     let size = check_everything_acknowledged_is_logged(&b, &ct_spki(&keys), &chains, None).await;
     check_rekor_entries_are_logged(&b, &uuids, None).await;
-    println!(
+    report(&format!(
         "replica killed mid-batch: {} certificates and {} Rekor entries acknowledged by both, \
          all in the surviving replica's trees (CT tree {size})",
         chains.len(),
         uuids.len()
-    );
+    ));
 }
 
 /// Runs `f` with its status codes and the number of certificates it got, from a fresh burst of
@@ -753,13 +757,13 @@ async fn postgres_restarted_under_load_answers_503_then_recovers_losing_nothing(
     let size =
         check_everything_acknowledged_is_logged(&server, &ct_spki(&keys), &chains, None).await;
     check_rekor_entries_are_logged(&server, &uuids, None).await;
-    println!(
+    report(&format!(
         "PostgreSQL crashed and restarted under load: answers {:?} during the outage; {} \
          certificates and {} Rekor entries acknowledged in all, all in the trees (CT tree {size})",
         during.statuses,
         chains.len(),
         uuids.len()
-    );
+    ));
 }
 
 /// A small tmpfs, unmounted when dropped.
@@ -843,13 +847,13 @@ async fn a_full_disk_under_sqlite_answers_503_and_corrupts_nothing() {
     let size =
         check_everything_acknowledged_is_logged(&restarted, &ct_spki(&keys), &chains, None).await;
     check_rekor_entries_are_logged(&restarted, &uuids, None).await;
-    println!(
+    report(&format!(
         "SQLite on a full disk: answers {:?} while full; {} certificates and {} Rekor entries \
          acknowledged in all, all in the trees after a restart (CT tree {size}), integrity ok",
         full.statuses,
         chains.len(),
         uuids.len()
-    );
+    ));
 }
 
 fn fs_free_bytes(path: &Path) -> u64 {

@@ -1130,3 +1130,17 @@ pub fn unhex32(s: &str) -> Hash {
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
     client.get(url).send().await.ok()?.json().await.ok()
 }
+
+/// Appends `line` to this run's fault report, `target/tmp/fault-report.txt`, which `.ci/run`
+/// prints after the suite (cargo hides what passing tests print).
+pub fn report(line: &str) {
+    use std::io::Write;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-report.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(file, "{line}").unwrap();
+    println!("{line}");
+}
