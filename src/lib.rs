@@ -18,6 +18,7 @@ pub mod limits;
 pub mod loadtest;
 pub mod metrics;
 pub mod oidc;
+pub mod pki;
 pub mod rekor;
 pub mod routes;
 pub mod startup;

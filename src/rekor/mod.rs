@@ -13,9 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::{X509, X509StoreContext};
+use openssl::x509::X509;
 use serde_json::json;
 use sigil_ctlog::key::LogKey;
 use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
@@ -106,8 +104,8 @@ pub struct RekorLog {
     recent: moka::future::Cache<Hash, u64>,
     key: Arc<LogKey>,
     origin: String,
-    root: X509,
-    intermediates: Vec<X509>,
+    /// The CA chain an entry's certificate must chain to, DER, issuing certificate first.
+    ca_chain: Vec<Vec<u8>>,
 }
 
 impl RekorLog {
@@ -141,10 +139,6 @@ impl RekorLog {
                  use the original key and origin, or another storage location"
             )));
         }
-        let root = ca_chain
-            .last()
-            .cloned()
-            .ok_or_else(|| LogError::Sign("the CA chain is empty".into()))?;
         Ok(RekorLog {
             log,
             recent: moka::future::Cache::builder()
@@ -153,8 +147,11 @@ impl RekorLog {
                 .build(),
             key,
             origin,
-            root,
-            intermediates: ca_chain[..ca_chain.len().saturating_sub(1)].to_vec(),
+            ca_chain: ca_chain
+                .iter()
+                .map(|c| c.to_der())
+                .collect::<Result<_, _>>()
+                .map_err(|e| LogError::Sign(e.to_string()))?,
         })
     }
 
@@ -302,37 +299,20 @@ impl RekorLog {
     /// the precise clock: OpenSSL's default reads the kernel's coarse clock, which can lag the
     /// clock that stamped a fresh certificate's notBefore by a few milliseconds.
     fn check_certificate(&self, cert: &X509) -> Result<(), EntryError> {
-        let bad = |e: openssl::error::ErrorStack| EntryError::Certificate(e.to_string());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let mut param = openssl::x509::verify::X509VerifyParam::new().map_err(bad)?;
-        param.set_time(now);
-        let mut trust = X509StoreBuilder::new().map_err(bad)?;
-        trust.set_param(&param).map_err(bad)?;
-        trust.add_cert(self.root.clone()).map_err(bad)?;
-        let trust = trust.build();
-        let mut untrusted = Stack::new().map_err(bad)?;
-        for c in &self.intermediates {
-            untrusted.push(c.clone()).map_err(bad)?;
-        }
-        let mut ctx = X509StoreContext::new().map_err(bad)?;
-        let verdict = ctx
-            .init(&trust, cert, &untrusted, |c| {
-                Ok(if c.verify_cert()? {
-                    None
-                } else {
-                    Some(c.error().error_string().to_owned())
-                })
+        let der = cert
+            .to_der()
+            .map_err(|e| EntryError::Certificate(e.to_string()))?;
+        crate::pki::chain_to(&der, &self.ca_chain, now, crate::pki::EKU_CODE_SIGNING)
+            .map(|_| ())
+            .map_err(|reason| {
+                EntryError::Certificate(format!(
+                    "it does not chain to this deployment's CA at the current time ({reason})"
+                ))
             })
-            .map_err(bad)?;
-        match verdict {
-            None => Ok(()),
-            Some(reason) => Err(EntryError::Certificate(format!(
-                "it does not chain to this deployment's CA at the current time ({reason})"
-            ))),
-        }
     }
 }
 

@@ -1,15 +1,13 @@
 //! The signing certificate: its chain to a trusted authority at a signed time, its key usage,
 //! and the identity it states.
 
-use std::time::Duration;
-
-use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Policy, VerifyError, fail};
 use crate::client::keys::PublicKey;
 use crate::client::trust::TrustedAuthority;
+use crate::pki::{EKU_CODE_SIGNING, chain_to};
 
 /// What verification reads from the leaf certificate.
 pub(super) struct Leaf {
@@ -168,75 +166,5 @@ fn san_text(name: &GeneralName) -> Option<String> {
             Some(s.string())
         }
         _ => None,
-    }
-}
-
-/// Every certificate signature algorithm a Sigstore chain may use.
-static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    webpki::aws_lc_rs::ECDSA_P256_SHA256,
-    webpki::aws_lc_rs::ECDSA_P256_SHA384,
-    webpki::aws_lc_rs::ECDSA_P384_SHA256,
-    webpki::aws_lc_rs::ECDSA_P384_SHA384,
-    webpki::aws_lc_rs::ECDSA_P521_SHA256,
-    webpki::aws_lc_rs::ECDSA_P521_SHA384,
-    webpki::aws_lc_rs::ECDSA_P521_SHA512,
-    webpki::aws_lc_rs::ED25519,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-];
-
-/// Extended key usage codeSigning (1.3.6.1.5.5.7.3.3), DER value bytes.
-pub(super) const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
-/// Extended key usage timeStamping (1.3.6.1.5.5.7.3.8), DER value bytes.
-pub(super) const EKU_TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
-
-/// Verifies `leaf` up to the last certificate of `chain` (the trust anchor) at `time` for the
-/// extended key usage `eku`, the others serving as intermediates (RFC 5280 path validation by
-/// rustls-webpki); returns the SPKI of the certificate that issued `leaf`.
-pub(super) fn chain_to(
-    leaf: &[u8],
-    chain: &[Vec<u8>],
-    time: i64,
-    eku: &'static [u8],
-) -> Result<Vec<u8>, String> {
-    let Some((root, intermediates)) = chain.split_last() else {
-        return Err("the authority has no certificates".into());
-    };
-    let root = CertificateDer::from(root.as_slice());
-    let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|e| format!("its root: {e}"))?;
-    let intermediates: Vec<CertificateDer<'_>> = intermediates
-        .iter()
-        .map(|c| CertificateDer::from(c.as_slice()))
-        .collect();
-    let leaf = CertificateDer::from(leaf);
-    let end_entity = webpki::EndEntityCert::try_from(&leaf).map_err(|e| e.to_string())?;
-    let time = UnixTime::since_unix_epoch(Duration::from_secs(
-        u64::try_from(time).map_err(|_| "a time before 1970")?,
-    ));
-    let anchors = [anchor];
-    let path = end_entity
-        .verify_for_usage(
-            ALGORITHMS,
-            &anchors,
-            &intermediates,
-            time,
-            webpki::KeyUsage::required(eku),
-            None,
-            None,
-        )
-        .map_err(|e| e.to_string())?;
-    match path.intermediate_certificates().next() {
-        Some(issuer) => Ok(issuer.subject_public_key_info().to_vec()),
-        // The anchor keeps its SPKI without the outer SEQUENCE.
-        None => der::asn1::AnyRef::new(
-            der::Tag::Sequence,
-            path.anchor().subject_public_key_info.as_ref(),
-        )
-        .and_then(|spki| der::Encode::to_der(&spki))
-        .map_err(|e| e.to_string()),
     }
 }

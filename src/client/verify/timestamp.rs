@@ -11,9 +11,9 @@ use der::{Decode, Encode};
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use x509_tsp::{TimeStampResp, TstInfo};
 
-use super::certificate::{EKU_TIME_STAMPING, chain_to};
 use super::{VerifyError, fail};
 use crate::client::trust::TrustedAuthority;
+use crate::pki::{EKU_TIME_STAMPING, chain_to};
 
 const CHECK: &str = "timestamp";
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
