@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helpers::*;
-use crate::sigstore_python::{Client, ok, show};
+use crate::sigstore_python::Client;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "4711";
@@ -103,30 +103,11 @@ async fn sigstore_python_signs_with_a_ca_key_inside_softhsm2() {
         return;
     };
 
-    client.write("artifact.txt", "signed by a key in an HSM\n");
-    let token = client.token("hsm@example.com").await;
-    let signed = client.run(&[
-        "sign",
-        "--identity-token",
-        &token,
-        "--bundle",
-        "artifact.sigstore.json",
-        "artifact.txt",
-    ]);
-    assert!(ok(&signed), "sign: {}", show(&signed));
-    let verified = client.verify(
-        "artifact.sigstore.json",
-        "hsm@example.com",
-        &client.issuer,
-        "artifact.txt",
-    );
-    assert!(ok(&verified), "verify: {}", show(&verified));
+    let bundle = client
+        .sign_and_verify("hsm@example.com", "signed by a key in an HSM\n")
+        .await;
 
     // The leaf was signed by the token's key: it chains to the key set's root.
-    let bundle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(client.dir.path().join("artifact.sigstore.json")).unwrap(),
-    )
-    .unwrap();
     let leaf = bundle["verificationMaterial"]["certificate"]["rawBytes"]
         .as_str()
         .unwrap();

@@ -57,10 +57,10 @@ fn sigstore_cli() -> Option<PathBuf> {
 
 /// A sigil deployment, its trust config on disk, and a way to run the client against it.
 pub struct Client {
-    pub address: String,
-    pub dir: tempfile::TempDir,
+    address: String,
+    dir: tempfile::TempDir,
     cli: PathBuf,
-    pub issuer: String,
+    issuer: String,
     /// The server (in-process or a child process), kept alive as long as the client.
     _server: Box<dyn std::any::Any>,
 }
@@ -98,7 +98,7 @@ impl Client {
         }
     }
 
-    pub async fn token(&self, email: &str) -> String {
+    async fn token(&self, email: &str) -> String {
         let url = format!("{}/dev/oidc/token?email={email}", self.address);
         let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
         body["id_token"].as_str().unwrap().to_owned()
@@ -106,7 +106,7 @@ impl Client {
 
     /// Runs `sigstore --trust-config tc.json ARGS` in the work directory. The client's own
     /// network calls go to the sigil server, which runs on other threads.
-    pub fn run(&self, args: &[&str]) -> Output {
+    fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.cli)
             .arg("--trust-config")
             .arg(self.dir.path().join("tc.json"))
@@ -116,11 +116,38 @@ impl Client {
             .unwrap()
     }
 
-    pub fn write(&self, name: &str, contents: &str) {
+    /// Signs `artifact.txt` holding `contents` as `email` into `artifact.sigstore.json`, asserts
+    /// that sigstore-python verifies it, and returns the bundle.
+    pub async fn sign_and_verify(&self, email: &str, contents: &str) -> Value {
+        self.write("artifact.txt", contents);
+        let token = self.token(email).await;
+        let signed = self.run(&[
+            "sign",
+            "--identity-token",
+            &token,
+            "--bundle",
+            "artifact.sigstore.json",
+            "artifact.txt",
+        ]);
+        assert!(ok(&signed), "sign: {}", show(&signed));
+        let verified = self.verify(
+            "artifact.sigstore.json",
+            email,
+            &self.issuer,
+            "artifact.txt",
+        );
+        assert!(ok(&verified), "verify: {}", show(&verified));
+        serde_json::from_slice(
+            &std::fs::read(self.dir.path().join("artifact.sigstore.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn write(&self, name: &str, contents: &str) {
         std::fs::write(self.dir.path().join(name), contents).unwrap();
     }
 
-    pub fn verify(&self, bundle: &str, identity: &str, issuer: &str, artifact: &str) -> Output {
+    fn verify(&self, bundle: &str, identity: &str, issuer: &str, artifact: &str) -> Output {
         self.run(&[
             "verify",
             "identity",
@@ -136,11 +163,11 @@ impl Client {
     }
 }
 
-pub fn ok(out: &Output) -> bool {
+fn ok(out: &Output) -> bool {
     out.status.success()
 }
 
-pub fn show(out: &Output) -> String {
+fn show(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -153,33 +180,13 @@ async fn sigstore_python_signs_and_verifies_against_sigil() {
     let Some(client) = Client::new().await else {
         return;
     };
-    client.write("artifact.txt", "hello, sigil\n");
-    let token = client.token("alice@example.com").await;
-    let signed = client.run(&[
-        "sign",
-        "--identity-token",
-        &token,
-        "--bundle",
-        "artifact.sigstore.json",
-        "artifact.txt",
-    ]);
-    assert!(ok(&signed), "sign: {}", show(&signed));
-    let bundle: Value = serde_json::from_slice(
-        &std::fs::read(client.dir.path().join("artifact.sigstore.json")).unwrap(),
-    )
-    .unwrap();
+    let bundle = client
+        .sign_and_verify("alice@example.com", "hello, sigil\n")
+        .await;
     assert_eq!(
         bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
         "hashedrekord"
     );
-
-    let verified = client.verify(
-        "artifact.sigstore.json",
-        "alice@example.com",
-        &client.issuer,
-        "artifact.txt",
-    );
-    assert!(ok(&verified), "verify: {}", show(&verified));
     // sigstore-python's bundle verifies with `sigil verify` too, and not for another identity.
     let sigil_verify = |identity: &str| {
         Command::new(env!("CARGO_BIN_EXE_sigil"))
