@@ -87,6 +87,10 @@ enum Command {
         /// Identity token; default a token from the server's dev issuer.
         #[arg(long, env = "SIGIL_IDENTITY_TOKEN", hide_env_values = true)]
         identity_token: Option<String>,
+        /// Signature algorithm of the dev issuer's token: ES256 or RS256 (what most
+        /// production issuers use).
+        #[arg(long, default_value = "ES256")]
+        token_alg: String,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -149,6 +153,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             duration,
             prepare,
             identity_token,
+            token_alg,
             json,
         } => {
             let report = crate::loadtest::run(crate::loadtest::Options {
@@ -158,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 duration,
                 prepare: prepare.max(1),
                 identity_token,
+                token_alg,
             })
             .await?;
             if json {

@@ -285,7 +285,7 @@ pub(super) fn exchange_code(idp: &DevIdp, request: &TokenRequest) -> Result<Stri
             "the code_verifier does not match the code_challenge",
         ));
     }
-    idp.mint(&grant.email, None, None, None, grant.nonce.as_deref())
+    idp.mint(&grant.email, None, None, None, grant.nonce.as_deref(), None)
 }
 
 /// `POST /dev/oidc/device`: starts a device authorization.
@@ -411,7 +411,7 @@ pub(super) fn poll_device(idp: &DevIdp, request: &TokenRequest) -> Result<String
         }
         DeviceStatus::Approved(email) => {
             idp.grants.devices.remove(device_code);
-            idp.mint(&email, None, None, None, None)
+            idp.mint(&email, None, None, None, None, None)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The development OIDC issuer, mounted at `/dev/oidc` only by `sigil serve --dev`.
 //!
-//! It holds an ES256 key generated at start-up, publishes discovery and JWKS like any IdP, and
-//! mints email-type identity tokens for whatever identity the caller asks for. That is only
+//! It holds an ES256 and an RS256 key generated at start-up, publishes discovery and JWKS like
+//! any IdP, and mints email-type identity tokens for whatever identity the caller asks for. That is only
 //! safe because it never exists outside development: the CA trusts it because `--dev` added it
 //! to the issuer pool, and it verifies its tokens over HTTP like those of any other issuer.
 //!
@@ -37,12 +37,19 @@ pub const DEFAULT_EMAIL: &str = "dev@sigil.localhost";
 /// Longest token lifetime the endpoint will mint.
 const MAX_TTL: Duration = Duration::from_secs(3600);
 
-/// The dev issuer's key and URLs.
-pub struct DevIdp {
-    issuer: String,
+/// One signing key of the dev issuer.
+struct DevKey {
+    alg: Algorithm,
     kid: String,
     key: EncodingKey,
     jwk: Value,
+}
+
+/// The dev issuer's keys and URLs.
+pub struct DevIdp {
+    issuer: String,
+    /// ES256 (the default) and RS256, the algorithm most production IdPs use.
+    keys: Vec<DevKey>,
     grants: grants::Grants,
 }
 
@@ -63,11 +70,15 @@ impl DevIdp {
         let y = URL_SAFE_NO_PAD.encode(y.to_vec_padded(32)?);
         let kid = crate::ca::hex(&openssl::sha::sha256(format!("{x}{y}").as_bytes())[..8]);
         let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"});
-        Ok(DevIdp {
-            issuer: format!("{}{}", public_url.as_str().trim_end_matches('/'), PATH),
+        let es256 = DevKey {
+            alg: Algorithm::ES256,
             kid,
             key,
             jwk,
+        };
+        Ok(DevIdp {
+            issuer: format!("{}{}", public_url.as_str().trim_end_matches('/'), PATH),
+            keys: vec![es256, rs256_key()?],
             grants: grants::Grants::new(),
         })
     }
@@ -98,7 +109,7 @@ impl DevIdp {
 
     /// Mints a signed identity token for `email` (subject, audience and lifetime default to
     /// the email, `sigstore` and 10 minutes; `nonce` is echoed for the authorization code
-    /// grant).
+    /// grant), signed with the `alg` key (default ES256).
     fn mint(
         &self,
         email: &str,
@@ -106,7 +117,20 @@ impl DevIdp {
         audience: Option<&str>,
         ttl: Option<u64>,
         nonce: Option<&str>,
+        alg: Option<&str>,
     ) -> Result<String, ApiError> {
+        let signer = match alg {
+            None => &self.keys[0],
+            Some(alg) => self
+                .keys
+                .iter()
+                .find(|k| format!("{:?}", k.alg) == alg)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "alg `{alg}`: the dev issuer signs ES256 or RS256"
+                    ))
+                })?,
+        };
         let ttl = Duration::from_secs(ttl.unwrap_or(600)).min(MAX_TTL);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -125,11 +149,29 @@ impl DevIdp {
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
         }
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key)
+        let mut header = Header::new(signer.alg);
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &signer.key)
             .map_err(|e| ApiError::Internal(format!("signing a dev token: {e}")))
     }
+}
+
+/// A fresh RSA 2048 key for RS256 tokens, with its JWK.
+fn rs256_key() -> Result<DevKey, openssl::error::ErrorStack> {
+    let rsa = openssl::rsa::Rsa::generate(2048)?;
+    let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
+    let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
+    let pem = openssl::pkey::PKey::from_rsa(rsa)?.private_key_to_pem_pkcs8()?;
+    let key = EncodingKey::from_rsa_pem(&pem)
+        .expect("OpenSSL's PKCS#8 PEM of an RSA key is accepted by jsonwebtoken");
+    let kid = crate::ca::hex(&openssl::sha::sha256(n.as_bytes())[..8]);
+    let jwk = json!({"kty": "RSA", "n": n, "e": e, "kid": kid, "alg": "RS256", "use": "sig"});
+    Ok(DevKey {
+        alg: Algorithm::RS256,
+        kid,
+        key,
+        jwk,
+    })
 }
 
 /// What the token endpoint accepts (query string or form body): with no `grant_type`, a token
@@ -156,6 +198,8 @@ pub struct TokenRequest {
     pub audience: Option<String>,
     /// Lifetime in seconds; default 600, at most 3600.
     pub ttl: Option<u64>,
+    /// Signature algorithm: `ES256` (default) or `RS256`.
+    pub alg: Option<String>,
 }
 
 /// Mounts the dev issuer's routes.
@@ -203,14 +247,15 @@ async fn discovery(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         "scopes_supported": ["openid", "email"],
         "response_types_supported": ["code", "id_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified", "nonce"],
     })))
 }
 
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let idp = dev_idp(&state)?;
-    Ok(HttpResponse::Ok().json(json!({ "keys": [idp.jwk] })))
+    let keys: Vec<&Value> = idp.keys.iter().map(|k| &k.jwk).collect();
+    Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
 }
 
 fn token_response(idp: &DevIdp, request: &TokenRequest) -> Result<HttpResponse, ApiError> {
@@ -221,6 +266,7 @@ fn token_response(idp: &DevIdp, request: &TokenRequest) -> Result<HttpResponse, 
             request.audience.as_deref(),
             request.ttl,
             None,
+            request.alg.as_deref(),
         )?,
         Some("authorization_code") => grants::exchange_code(idp, request)?,
         Some(grants::DEVICE_GRANT) => grants::poll_device(idp, request)?,

@@ -31,6 +31,8 @@ pub struct Options {
     pub prepare: usize,
     /// An identity token; default a 1-hour token from the server's dev issuer.
     pub identity_token: Option<String>,
+    /// The dev issuer token's signature algorithm, `ES256` or `RS256`.
+    pub token_alg: String,
 }
 
 /// The outcome of one run.

@@ -201,7 +201,7 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
         .map_err(|e| e.to_string())?;
     let token = match &options.identity_token {
         Some(t) => t.clone(),
-        None => dev_token(http, server).await?,
+        None => dev_token(http, server, &options.token_alg).await?,
     };
     let ca = format!("{}/api/v2/signingCert", trust.ca_url);
     let rekor = format!("{}/api/v1/log/entries", trust.rekor_url);
@@ -360,9 +360,9 @@ async fn issue_chains(
     Ok(chains)
 }
 
-/// A one-hour token from the server's dev issuer (`serve --dev`).
-async fn dev_token(http: &reqwest::Client, server: &str) -> Result<String, String> {
-    let url = format!("{server}/dev/oidc/token?ttl=3600");
+/// A one-hour token from the server's dev issuer (`serve --dev`), signed with `alg`.
+async fn dev_token(http: &reqwest::Client, server: &str, alg: &str) -> Result<String, String> {
+    let url = format!("{server}/dev/oidc/token?ttl=3600&alg={alg}");
     let answer: Value = http
         .get(&url)
         .send()

@@ -13,12 +13,14 @@ async fn every_scenario_runs_and_reports() {
     let served = SigilProcess::start(&["--dev"], &[], dir.path()).await;
     // Log entries must be unique, so uploads need more prepared requests than a second sends;
     // add-chain repeats are answered with the existing SCT.
-    for (scenario, prepare) in [
-        ("issue", "50"),
-        ("ct-add-chain", "200"),
-        ("rekor-upload", "3000"),
-        ("sign", "3000"),
-        ("verify", "1"),
+    // Issuance runs with both of the dev issuer's token algorithms.
+    for (scenario, prepare, alg) in [
+        ("issue", "50", "ES256"),
+        ("issue", "50", "RS256"),
+        ("ct-add-chain", "200", "ES256"),
+        ("rekor-upload", "3000", "ES256"),
+        ("sign", "3000", "ES256"),
+        ("verify", "1", "ES256"),
     ] {
         let address = served.address.clone();
         let out = tokio::task::spawn_blocking(move || {
@@ -31,6 +33,8 @@ async fn every_scenario_runs_and_reports() {
                     "1s",
                     "--prepare",
                     prepare,
+                    "--token-alg",
+                    alg,
                 ])
                 .arg("--json")
                 .env_remove("SIGIL_IDENTITY_TOKEN")
