@@ -23,6 +23,9 @@ pub struct Issued {
     pub certificate: IssuedCertificate,
     /// The SCT when it is not embedded.
     pub detached_sct: Option<Sct>,
+    /// The index of the CT log entry (the precertificate's, or the certificate's when the SCT
+    /// is detached).
+    pub ct_index: u64,
 }
 
 /// Issues and logs a certificate for `principal` over `key`.
@@ -46,6 +49,7 @@ pub async fn issue(
             Ok(Issued {
                 certificate,
                 detached_sct: None,
+                ct_index: logged.index,
             })
         }
         SctMode::Detached => {
@@ -58,6 +62,7 @@ pub async fn issue(
             Ok(Issued {
                 certificate,
                 detached_sct: Some(logged.sct),
+                ct_index: logged.index,
             })
         }
     }

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sigil_ctlog::ct::Logged;
 use sigil_ctlog::log::LogError;
 use sigil_ctlog::rfc6962::{Hash, Sct};
 use sigil_ctlog::tile::{self, TileId};
@@ -84,6 +85,7 @@ async fn add_chain(
 ) -> Result<HttpResponse, ApiError> {
     let chain = chain_body(&req, payload, &state).await?;
     let logged = state.ct.add_chain(&chain).await?;
+    audit("add-chain", &logged);
     Ok(HttpResponse::Ok().json(add_chain_response(&logged.sct)))
 }
 
@@ -94,7 +96,20 @@ async fn add_pre_chain(
 ) -> Result<HttpResponse, ApiError> {
     let chain = chain_body(&req, payload, &state).await?;
     let logged = state.ct.add_pre_chain(&chain).await?;
+    audit("add-pre-chain", &logged);
     Ok(HttpResponse::Ok().json(add_chain_response(&logged.sct)))
+}
+
+/// One JSON audit line per CT submission from outside: which endpoint, which log entry.
+fn audit(endpoint: &'static str, logged: &Logged) {
+    tracing::info!(
+        target: "sigil::audit",
+        event = "log_entry_created",
+        log = "ct",
+        endpoint,
+        index = logged.index,
+        timestamp_ms = logged.sct.timestamp_ms,
+    );
 }
 
 async fn get_sth(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::ct::add_chain_response;
 use super::{bearer_token, decode_base64, parse_json, read_body};
-use crate::ca::IssuedCertificate;
 use crate::ca::pop::{self, ClientKey};
 use crate::error::ApiError;
 use crate::issuance::{self, Issued};
@@ -219,18 +218,20 @@ async fn issue(state: &AppState, token: &str, proof: KeyProof) -> Result<Issued,
         .certificates_issued
         .with_label_values(&[&principal.issuer_type])
         .inc();
-    audit(&principal, &issued.certificate);
+    audit(&principal, &issued);
     Ok(issued)
 }
 
-/// One JSON audit line per certificate: who, by which issuer, which serial. Never the token.
-fn audit(principal: &Principal, issued: &IssuedCertificate) {
+/// One JSON audit line per certificate: who, by which issuer, which serial, which CT log entry.
+/// Never the token.
+fn audit(principal: &Principal, issued: &Issued) {
     tracing::info!(
         target: "sigil::audit",
         event = "certificate_issued",
         identity = %principal.identity(),
         issuer = %principal.issuer(),
         issuer_type = %principal.issuer_type,
-        serial = %issued.serial_hex,
+        serial = %issued.certificate.serial_hex,
+        ct_index = issued.ct_index,
     );
 }

@@ -6,6 +6,7 @@
 
 mod abuse;
 mod ambient;
+mod audit;
 mod cli;
 mod corpus;
 mod crash;
