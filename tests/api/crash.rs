@@ -435,24 +435,46 @@ async fn kill_9_during_issuance_loses_nothing_on_postgres() {
     kill_during_burst_then_recover(&url, &keys).await;
 }
 
-/// Two `sigil serve` processes on the database at `url`, and four tokens for each.
-async fn two_replicas(
-    keys: &Path,
-    url: &str,
-) -> (SigilProcess, SigilProcess, Vec<String>, Vec<String>) {
-    let (a, b) = (start(keys, url).await, start(keys, url).await);
+/// Two `sigil serve` processes with one key set on one fresh PostgreSQL database, and four
+/// tokens for each.
+struct Replicas {
+    _dir: tempfile::TempDir,
+    keys: PathBuf,
+    a: SigilProcess,
+    b: SigilProcess,
+    tokens_a: Vec<String>,
+    tokens_b: Vec<String>,
+}
+
+async fn two_replicas() -> Option<Replicas> {
+    let url = fresh_postgres_database()?;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = generate_keys(dir.path());
+    let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
     let (tokens_a, tokens_b) = (tokens(&a.address, 4).await, tokens(&b.address, 4).await);
-    (a, b, tokens_a, tokens_b)
+    Some(Replicas {
+        _dir: dir,
+        keys,
+        a,
+        b,
+        tokens_a,
+        tokens_b,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_build_one_tree() {
-    let Some(url) = fresh_postgres_database() else {
+    let Some(Replicas {
+        _dir,
+        keys,
+        a,
+        b,
+        tokens_a,
+        tokens_b,
+    }) = two_replicas().await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let keys = generate_keys(dir.path());
-    let (a, b, tokens_a, tokens_b) = two_replicas(&keys, &url).await;
     let stop = Arc::new(Mutex::new(false));
     let stopper = {
         let stop = stop.clone();
@@ -511,12 +533,17 @@ async fn two_processes_on_one_postgres_build_one_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_batch_loses_nothing_the_other_keeps_the_tree() {
-    let Some(url) = fresh_postgres_database() else {
+    let Some(Replicas {
+        _dir,
+        keys,
+        a,
+        b,
+        tokens_a,
+        tokens_b,
+    }) = two_replicas().await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let keys = generate_keys(dir.path());
-    let (a, b, tokens_a, tokens_b) = two_replicas(&keys, &url).await;
     let stop = Arc::new(Mutex::new(false));
     let killer = {
         let (stop, pid) = (stop.clone(), a.child.id());
