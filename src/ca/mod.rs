@@ -77,6 +77,7 @@ pub struct CertificateAuthority {
     issuer: Issuer<'static, CaKey>,
     chain: CaChain,
     validity: Duration,
+    signs_in_microseconds: bool,
 }
 
 impl CertificateAuthority {
@@ -136,12 +137,19 @@ impl CertificateAuthority {
         let issuing_der = chain.issuing().to_der()?;
         let issuer = Issuer::from_ca_cert_der(&issuing_der.into(), key)?;
         let ca = CertificateAuthority {
+            signs_in_microseconds: issuer.key().signs_in_microseconds(),
             issuer,
             chain,
             validity,
         };
         ca.self_test()?;
         Ok(ca)
+    }
+
+    /// Whether a signature takes tens of microseconds (an in-memory ECDSA key) rather than
+    /// milliseconds (RSA, or a round trip to a PKCS#11 token).
+    pub fn signs_in_microseconds(&self) -> bool {
+        self.signs_in_microseconds
     }
 
     /// The CA chain, issuing certificate first.

@@ -138,6 +138,11 @@ impl CaKey {
         })
     }
 
+    /// Whether this key signs in tens of microseconds: ECDSA held in memory.
+    pub fn signs_in_microseconds(&self) -> bool {
+        matches!(self.store, KeyStore::Software { ecdsa: Some(_), .. })
+    }
+
     /// Whether `cert` certifies this key.
     pub fn matches(&self, cert: &X509) -> Result<bool, Error> {
         Ok(public_parts(&*cert.public_key()?)?.0 == self.public_bits)
