@@ -376,7 +376,9 @@ pub fn validate_chain(chain: &[Vec<u8>], roots: &[X509]) -> Result<Vec<X509>, Ct
             )));
         }
     }
-    let last = certs.last().expect("checked non-empty");
+    let Some(last) = certs.last() else {
+        return Err(CtError::InvalidChain("the chain is empty".into()));
+    };
     let last_der = last.to_der().map_err(openssl_err)?;
     let is_root = roots
         .iter()
