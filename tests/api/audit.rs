@@ -11,36 +11,7 @@ use crate::helpers::*;
 async fn every_certificate_and_log_entry_leaves_one_audit_line_without_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let served = SigilProcess::start(&["--dev"], &[], dir.path()).await;
-    let client = reqwest::Client::new();
-    let token = get_json(
-        &client,
-        &format!(
-            "{}/dev/oidc/token?email=audited@example.com",
-            served.address
-        ),
-    )
-    .await
-    .unwrap()["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let body = json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
-    let answer: Value = client
-        .post(format!("{}/api/v2/signingCert", served.address))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chain: Vec<String> = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let (token, chain) = dev_certificate(&served.address, "audited@example.com").await;
     // The issued certificate, submitted to the CT log from outside as well.
     let ders: Vec<String> = chain
         .iter()
@@ -53,7 +24,7 @@ async fn every_certificate_and_log_entry_leaves_one_audit_line_without_the_token
             )
         })
         .collect();
-    let added = client
+    let added = reqwest::Client::new()
         .post(format!("{}/ct/v1/add-chain", served.address))
         .json(&json!({ "chain": ders }))
         .send()

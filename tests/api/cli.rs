@@ -86,31 +86,8 @@ async fn environment_overrides_the_config_file() {
         dir.path(),
     )
     .await;
-    let token = reqwest::get(format!("{}/dev/oidc/token", served.address))
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let client = reqwest::Client::new();
-    use base64::Engine;
-    let body = serde_json::json!({"certificateSigningRequest": base64::engine::general_purpose::STANDARD.encode(csr(&p256()))});
-    let answer: serde_json::Value = client
-        .post(format!("{}/api/v2/signingCert", served.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let leaf = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
-        .as_str()
-        .unwrap();
+    let (_, chain) = dev_certificate(&served.address, "dev@sigil.localhost").await;
+    let leaf = &chain[0];
     let leaf = openssl::x509::X509::from_pem(leaf.as_bytes()).unwrap();
     let diff = leaf.not_before().diff(leaf.not_after()).unwrap();
     assert_eq!(diff.secs, 180, "ca.cert_validity from the environment");

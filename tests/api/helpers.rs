@@ -1144,3 +1144,33 @@ pub fn report(line: &str) {
     writeln!(file, "{line}").unwrap();
     println!("{line}");
 }
+
+/// A dev-issuer token for `email` from the `serve --dev` server at `address`, and the PEM chain
+/// (leaf first) of a certificate issued with it.
+pub async fn dev_certificate(address: &str, email: &str) -> (String, Vec<String>) {
+    let client = reqwest::Client::new();
+    let token = get_json(&client, &format!("{address}/dev/oidc/token?email={email}"))
+        .await
+        .unwrap()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
+    let answer: Value = client
+        .post(format!("{address}/api/v2/signingCert"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chain = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (token, chain)
+}
