@@ -109,6 +109,7 @@ fn log_status(e: &LogError) -> StatusCode {
         }
         LogError::OutOfRange(_) => StatusCode::BAD_REQUEST,
         LogError::NotFound => StatusCode::NOT_FOUND,
+        LogError::Duplicate(_) => StatusCode::CONFLICT,
         LogError::Sign(_) | LogError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -119,6 +120,7 @@ fn log_kind(e: &LogError) -> &'static str {
         LogError::Unavailable(_) | LogError::Store(_) => "log_unavailable",
         LogError::OutOfRange(_) => "log_out_of_range",
         LogError::NotFound => "log_not_found",
+        LogError::Duplicate(_) => "log_duplicate",
         LogError::Sign(_) => "log_sign",
     }
 }

@@ -19,6 +19,7 @@ pub mod loadtest;
 pub mod metrics;
 pub mod oidc;
 pub mod pki;
+pub mod public_key;
 pub mod rekor;
 pub mod routes;
 pub mod startup;

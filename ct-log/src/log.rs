@@ -6,11 +6,21 @@
 //! the tree and its tiles in memory, signs the new tree head, and commits entries, tiles and
 //! head in one transaction that compare-and-swaps the tree size. Only then are the waiters
 //! released. Under load, what arrives during one commit is the next batch, so a submission
-//! waits about one commit, not a fixed period; idle, the sequencer wakes every `interval`. If another process sharing the database advanced the log
-//! first, the batch is re-based on the new head and committed again; nothing acknowledged is
-//! ever lost, and no index is handed out twice.
+//! waits about one commit, not a fixed period; idle, the sequencer wakes every `interval`. If
+//! another process sharing the database advanced the log first, the batch is re-based on the
+//! new head and committed again; nothing acknowledged is ever lost, and no index is handed out
+//! twice.
+//!
+//! A log with unique leaves (Rekor's) looks up the whole batch's leaf hashes in one query
+//! before it extends the tree, so a leaf already stored, or repeated within the batch, is
+//! answered as a duplicate instead of appended. The lookup is repeated after every re-base, and
+//! the commit's compare-and-swap fails if another process appended in between: a leaf is
+//! appended once even when replicas race.
+//!
+//! Every tile the sequencer writes stays in a cache, partial ones included, so the inclusion
+//! proof a submitter asks for right after its commit is computed from memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::merkle::{self, CompactRange, NodeId};
 use crate::rfc6962::{Hash, leaf_hash};
-use crate::store::{Store, StoreError, StoredEntry, TreeHead};
+use crate::store::{NewEntry, Store, StoreError, StoredEntry, TreeHead};
 use crate::tile::{self, TileEdge, TileId};
 
 /// Why a log operation failed.
@@ -36,6 +46,9 @@ pub enum LogError {
     /// No entry has that leaf hash.
     #[error("no entry with that leaf hash")]
     NotFound,
+    /// A log with unique leaves already holds this leaf, at this index.
+    #[error("the entry is already in the log at index {0}")]
+    Duplicate(u64),
     /// Signing a tree head failed.
     #[error("signing the tree head: {0}")]
     Sign(String),
@@ -97,6 +110,10 @@ pub struct LogOptions {
     pub max_pending: usize,
     /// How many times a batch is re-based after losing a compare-and-swap.
     pub max_rebases: usize,
+    /// Whether a leaf already in the log, or repeated within a batch, is refused as
+    /// [`LogError::Duplicate`] instead of appended again (Rekor's rule; CT appends every
+    /// submission).
+    pub unique_leaves: bool,
 }
 
 impl Default for LogOptions {
@@ -105,11 +122,30 @@ impl Default for LogOptions {
             interval: Duration::from_millis(100),
             max_pending: 100_000,
             max_rebases: 10,
+            unique_leaves: false,
         }
     }
 }
 
-type Waiter = oneshot::Sender<Result<Sequenced, String>>;
+/// What the sequencer tells a submitter.
+enum Answer {
+    Sequenced(Sequenced),
+    Duplicate(u64),
+    Failed(String),
+}
+
+type Waiter = oneshot::Sender<Answer>;
+
+/// Where one submission of a batch ends up.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    /// Appended as the batch's `n`-th new entry.
+    Append(u64),
+    /// The same leaf as the batch's `n`-th new entry.
+    Repeat(u64),
+    /// Already stored at this index.
+    Stored(u64),
+}
 
 /// The in-memory right edge of the tree, owned by the sequencer task.
 #[derive(Clone)]
@@ -137,12 +173,13 @@ pub struct Log {
     // The latest head this process committed or read: proofs up to its size need no
     // database read of the head.
     known_head: std::sync::RwLock<Option<Arc<TreeHead>>>,
-    // Full tiles never change, so proofs read each from the database once.
-    full_tiles: moka::sync::Cache<TileId, Arc<Vec<Hash>>>,
+    // Tiles this process wrote or read, partial ones included. A tile only grows, so a cached
+    // one answers every node it covers; proofs of recent entries need no database read.
+    tiles: moka::sync::Cache<TileId, Arc<Vec<Hash>>>,
 }
 
-/// Full tiles kept in memory for proofs: 8 KiB each, so at most 16 MiB.
-const FULL_TILE_CACHE: u64 = 2048;
+/// Tiles kept in memory: at most 8 KiB each, so at most 16 MiB.
+const TILE_CACHE: u64 = 2048;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -184,7 +221,7 @@ impl Log {
             edge: tokio::sync::Mutex::new(None),
             last_tick_ms: std::sync::atomic::AtomicU64::new(0),
             known_head: std::sync::RwLock::new(None),
-            full_tiles: moka::sync::Cache::new(FULL_TILE_CACHE),
+            tiles: moka::sync::Cache::new(TILE_CACHE),
         });
         *log.edge.lock().await = Some(log.load_edge().await?);
         Ok(log)
@@ -220,8 +257,9 @@ impl Log {
         }
         self.wakeup.notify_one();
         match rx.await {
-            Ok(Ok(sequenced)) => Ok(sequenced),
-            Ok(Err(reason)) => Err(LogError::Unavailable(reason)),
+            Ok(Answer::Sequenced(sequenced)) => Ok(sequenced),
+            Ok(Answer::Duplicate(index)) => Err(LogError::Duplicate(index)),
+            Ok(Answer::Failed(reason)) => Err(LogError::Unavailable(reason)),
             Err(_) => Err(LogError::Unavailable("the sequencer stopped".into())),
         }
     }
@@ -263,10 +301,35 @@ impl Log {
                     }
                 },
             };
-            match self.commit(&edge, &entries, &hashes).await {
+            let placements = match self.place(&hashes).await {
+                Ok(placements) => placements,
+                Err(e) => {
+                    outcome = Err(e.to_string());
+                    break;
+                }
+            };
+            let fresh: Vec<(NewEntry<'_>, u64)> = entries
+                .iter()
+                .zip(&hashes)
+                .zip(&placements)
+                .filter(|(_, p)| matches!(p, Placement::Append(_)))
+                .map(|((e, h), _)| {
+                    let entry = NewEntry {
+                        leaf_hash: h,
+                        leaf_input: &e.leaf_input,
+                        extra: &e.extra,
+                    };
+                    (entry, e.timestamp_ms)
+                })
+                .collect();
+            if fresh.is_empty() {
+                outcome = Ok((edge.range.size(), None, placements));
+                break;
+            }
+            match self.commit(&edge, &fresh).await {
                 Ok((next, head)) => {
                     *edge_slot = Some(next);
-                    outcome = Ok((edge.range.size(), Arc::new(head)));
+                    outcome = Ok((edge.range.size(), Some(Arc::new(head)), placements));
                     break;
                 }
                 Err(LogError::Store(StoreError::Conflict)) => {
@@ -284,45 +347,85 @@ impl Log {
         }
         drop(edge_slot);
         match outcome {
-            Ok((first, head)) => {
-                self.remember(head.clone());
-                self.observer.batch_committed(
-                    &self.name,
-                    waiters.len(),
-                    started.elapsed(),
-                    head.size,
-                );
-                for (i, waiter) in waiters.into_iter().enumerate() {
+            Ok((first, head, placements)) => {
+                if let Some(head) = &head {
+                    self.remember(head.clone());
+                    let appended = placements
+                        .iter()
+                        .filter(|p| matches!(p, Placement::Append(_)))
+                        .count();
+                    self.observer.batch_committed(
+                        &self.name,
+                        appended,
+                        started.elapsed(),
+                        head.size,
+                    );
+                }
+                for (waiter, placement) in waiters.into_iter().zip(placements) {
+                    let answer = match (placement, &head) {
+                        (Placement::Append(n), Some(head)) => Answer::Sequenced(Sequenced {
+                            index: first + n,
+                            head: head.clone(),
+                        }),
+                        (Placement::Repeat(n), _) => Answer::Duplicate(first + n),
+                        (Placement::Stored(index), _) => Answer::Duplicate(index),
+                        // A batch with a new entry always has a head (see above).
+                        (Placement::Append(_), None) => Answer::Failed("not committed".into()),
+                    };
                     // A waiter that went away still has its entry in the log.
-                    let _ = waiter.send(Ok(Sequenced {
-                        index: first + i as u64,
-                        head: head.clone(),
-                    }));
+                    let _ = waiter.send(answer);
                 }
             }
             Err(reason) => {
                 self.observer.batch_failed(&self.name, waiters.len());
                 for waiter in waiters {
-                    let _ = waiter.send(Err(reason.clone()));
+                    let _ = waiter.send(Answer::Failed(reason.clone()));
                 }
             }
         }
     }
 
-    /// Extends `edge` by `entries`, signs, and commits with compare-and-swap.
+    /// Where each leaf of a batch goes: every one is appended, unless the log's leaves are
+    /// unique and the leaf is stored already or repeats an earlier one of the batch.
+    async fn place(&self, hashes: &[Hash]) -> Result<Vec<Placement>, LogError> {
+        if !self.options.unique_leaves {
+            return Ok((0..hashes.len() as u64).map(Placement::Append).collect());
+        }
+        let stored = self.store.indices_of(&self.name, hashes).await?;
+        let mut first_seen: HashMap<Hash, u64> = HashMap::new();
+        Ok(hashes
+            .iter()
+            .map(|h| {
+                if let Some(&index) = stored.get(h) {
+                    return Placement::Stored(index);
+                }
+                let next = first_seen.len() as u64;
+                match first_seen.entry(*h) {
+                    std::collections::hash_map::Entry::Occupied(n) => Placement::Repeat(*n.get()),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(next);
+                        Placement::Append(next)
+                    }
+                }
+            })
+            .collect())
+    }
+
+    /// Extends `edge` by `entries` (each with its own timestamp), signs, commits with
+    /// compare-and-swap, and keeps the written tiles for proofs.
     async fn commit(
         &self,
         edge: &Edge,
-        entries: &[PendingEntry],
-        hashes: &[Hash],
+        entries: &[(NewEntry<'_>, u64)],
     ) -> Result<(Edge, TreeHead), LogError> {
         let mut next = edge.clone();
-        for h in hashes {
+        let hashes: Vec<Hash> = entries.iter().map(|(e, _)| *e.leaf_hash).collect();
+        for h in &hashes {
             next.range.append(*h);
         }
-        let tiles = next.tiles.append(hashes);
+        let tiles = next.tiles.append(&hashes);
         // RFC 6962 §3.5: the tree head is at least as recent as every timestamp in the tree.
-        let newest_entry = entries.iter().map(|e| e.timestamp_ms).max().unwrap_or(0);
+        let newest_entry = entries.iter().map(|(_, t)| *t).max().unwrap_or(0);
         next.timestamp_ms = now_ms().max(edge.timestamp_ms).max(newest_entry);
         let root = next.range.root();
         let (signature, note) = self
@@ -336,21 +439,13 @@ impl Log {
             signature,
             note,
         };
-        let first = edge.range.size();
-        let stored: Vec<StoredEntry> = entries
-            .iter()
-            .zip(hashes)
-            .enumerate()
-            .map(|(i, (e, h))| StoredEntry {
-                index: first + i as u64,
-                leaf_hash: *h,
-                leaf_input: e.leaf_input.clone(),
-                extra: e.extra.clone(),
-            })
-            .collect();
+        let new: Vec<NewEntry<'_>> = entries.iter().map(|(e, _)| *e).collect();
         self.store
-            .append(&self.name, first, &stored, &tiles, &head)
+            .append(&self.name, edge.range.size(), &new, &tiles, &head)
             .await?;
+        for (id, hashes) in tiles {
+            self.tiles.insert(id, Arc::new(hashes));
+        }
         Ok((next, head))
     }
 
@@ -411,25 +506,30 @@ impl Log {
         }
     }
 
-    /// The hashes of perfect subtrees, read from tiles.
+    /// The hashes of perfect subtrees, read from cached tiles where they cover the nodes and
+    /// from the database otherwise.
     async fn read_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, LogError> {
-        let tile_ids: BTreeSet<TileId> = ids.iter().map(|id| tile::locate(*id).0).collect();
+        // How far into each tile the nodes reach.
+        let mut reach: HashMap<TileId, usize> = HashMap::new();
+        for id in ids {
+            let (tile_id, start, count) = tile::locate(*id);
+            let width = reach.entry(tile_id).or_default();
+            *width = (*width).max(start + count);
+        }
         let mut tiles: HashMap<TileId, Arc<Vec<Hash>>> = HashMap::new();
         let mut missing = Vec::new();
-        for id in tile_ids {
-            match self.full_tiles.get(&id) {
-                Some(tile) => {
+        for (id, width) in reach {
+            match self.tiles.get(&id) {
+                Some(tile) if tile.len() >= width => {
                     tiles.insert(id, tile);
                 }
-                None => missing.push(id),
+                _ => missing.push(id),
             }
         }
         if !missing.is_empty() {
             for (id, hashes) in self.store.tiles(&self.name, &missing).await? {
                 let hashes = Arc::new(hashes);
-                if hashes.len() == tile::WIDTH as usize {
-                    self.full_tiles.insert(id, hashes.clone());
-                }
+                self.tiles.insert(id, hashes.clone());
                 tiles.insert(id, hashes);
             }
         }
@@ -505,8 +605,9 @@ impl Log {
 
     /// The index of the leaf with `leaf_hash`, if it is within the first `size` entries.
     pub async fn index_of(&self, leaf_hash: &Hash, size: u64) -> Result<u64, LogError> {
-        match self.store.index_of(&self.name, leaf_hash).await? {
-            Some(i) if i < size => Ok(i),
+        let found = self.store.indices_of(&self.name, &[*leaf_hash]).await?;
+        match found.get(leaf_hash) {
+            Some(&i) if i < size => Ok(i),
             _ => Err(LogError::NotFound),
         }
     }
@@ -528,6 +629,9 @@ impl Log {
         let available = head.size.checked_shr(8 * u32::from(id.level)).unwrap_or(0);
         if available < id.index * tile::WIDTH + width as u64 {
             return Ok(None);
+        }
+        if let Some(tile) = self.tiles.get(&id).filter(|t| t.len() >= width) {
+            return Ok(Some(tile[..width].concat()));
         }
         let tiles = self.store.tiles(&self.name, &[id]).await?;
         Ok(tiles

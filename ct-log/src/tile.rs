@@ -96,31 +96,43 @@ impl TileEdge {
             self.edges = vec![Vec::new(); 8];
         }
         let mut changed = BTreeMap::new();
+        // The deepest level a leaf of this batch reached: its partial tiles are copied out
+        // once at the end, not once per leaf.
+        let mut touched = 0usize;
         for leaf in leaf_hashes {
             let mut hash = *leaf;
             let mut level = 0usize;
             loop {
                 let index = entries_at(level as u8, self.size) / WIDTH;
                 self.edges[level].push(hash);
-                let id = TileId {
-                    level: level as u8,
-                    index,
-                };
+                touched = touched.max(level);
                 if self.edges[level].len() as u64 == WIDTH {
                     let full = std::mem::take(&mut self.edges[level]);
                     hash = node_from_tile(&full, 0, WIDTH as usize)
                         .expect("a full tile has 256 hashes");
+                    let id = TileId {
+                        level: level as u8,
+                        index,
+                    };
                     changed.insert(id, full);
                     level += 1;
                     if level == self.edges.len() {
                         break;
                     }
                 } else {
-                    changed.insert(id, self.edges[level].clone());
                     break;
                 }
             }
             self.size += 1;
+        }
+        for level in 0..=touched.min(self.edges.len() - 1) {
+            if !self.edges[level].is_empty() {
+                let id = TileId {
+                    level: level as u8,
+                    index: entries_at(level as u8, self.size) / WIDTH,
+                };
+                changed.insert(id, self.edges[level].clone());
+            }
         }
         changed
     }

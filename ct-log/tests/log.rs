@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sigil_ctlog::log::{HeadSigner, Log, LogOptions, PendingEntry};
+use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, PendingEntry};
 use sigil_ctlog::merkle;
 use sigil_ctlog::note::Checkpoint;
 use sigil_ctlog::rfc6962::{Hash, leaf_hash};
@@ -41,7 +41,11 @@ fn options() -> LogOptions {
 }
 
 async fn open(store: &Store, name: &str) -> Arc<Log> {
-    let log = Log::open(name, store.clone(), Arc::new(PlainSigner), None, options())
+    open_with(store, name, options()).await
+}
+
+async fn open_with(store: &Store, name: &str, options: LogOptions) -> Arc<Log> {
+    let log = Log::open(name, store.clone(), Arc::new(PlainSigner), None, options)
         .await
         .unwrap();
     tokio::spawn(log.clone().run_sequencer());
@@ -126,6 +130,55 @@ async fn exercise(store: Store, prefix: &str) {
         "400 distinct indices"
     );
     check_log(&a, 400, &[]).await;
+
+    unique_leaves(&store, &format!("{prefix}-unique")).await;
+}
+
+/// A log with unique leaves, on two replicas: each of 100 leaves is submitted four times at
+/// once (twice to each replica) and appended exactly once; every other submission is told the
+/// index it was appended at, and so is a later one.
+async fn unique_leaves(store: &Store, name: &str) {
+    let unique = LogOptions {
+        unique_leaves: true,
+        ..options()
+    };
+    let replicas = [
+        open_with(store, name, unique.clone()).await,
+        open_with(store, name, unique).await,
+    ];
+    let tasks: Vec<_> = (0..400u64)
+        .map(|n| {
+            let log = replicas[(n % 2) as usize].clone();
+            tokio::spawn(async move { (n / 4, log.submit(entry(n / 4)).await) })
+        })
+        .collect();
+    let mut appended = std::collections::BTreeMap::new();
+    let mut duplicates = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (leaf, Ok(sequenced)) => {
+                assert!(
+                    appended.insert(leaf, sequenced.index).is_none(),
+                    "{leaf} twice"
+                );
+            }
+            (leaf, Err(LogError::Duplicate(index))) => duplicates.push((leaf, index)),
+            (_, Err(e)) => panic!("{e}"),
+        }
+    }
+    assert_eq!((appended.len(), duplicates.len()), (100, 300));
+    for (leaf, index) in duplicates {
+        assert_eq!(
+            appended[&leaf], index,
+            "a duplicate names the appended entry"
+        );
+    }
+    check_log(&replicas[0], 100, &[]).await;
+    match replicas[1].submit(entry(7)).await {
+        Err(LogError::Duplicate(index)) => assert_eq!(index, appended[&7]),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert_eq!(replicas[1].head().await.unwrap().size, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

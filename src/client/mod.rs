@@ -4,7 +4,6 @@
 //! keyless flow against it and writes Sigstore bundles v0.3.
 
 pub mod bundle;
-mod keys;
 pub mod login;
 pub mod sign;
 pub mod token;

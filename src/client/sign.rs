@@ -279,5 +279,5 @@ fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
     let Some((signature, [])) = sigil_ctlog::rfc6962::take_prefixed(rest, 2) else {
         return false;
     };
-    super::keys::PublicKey::from_spki(spki).is_some_and(|key| key.verify(message, signature))
+    crate::public_key::PublicKey::from_spki(spki).is_some_and(|key| key.verify(message, signature))
 }

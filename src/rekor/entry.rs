@@ -8,11 +8,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{Id, PKey, Public};
-use openssl::x509::X509;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::public_key::PublicKey;
 
 /// Why an entry was refused. Every variant is the submitter's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +40,8 @@ fn malformed(what: impl Into<String>) -> EntryError {
 pub struct CanonicalEntry {
     /// The RFC 8785 JSON body that is logged (and hashed into the tree).
     pub body: Vec<u8>,
-    /// The signing certificate, for the admission chain check.
-    pub certificate: X509,
+    /// The signing certificate (DER), for the admission chain check.
+    pub certificate: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -81,19 +81,39 @@ fn b64(field: &str, value: &str) -> Result<Vec<u8>, EntryError> {
         .map_err(|_| malformed(format!("{field} is not standard base64")))
 }
 
-/// A certificate from `base64(PEM)` (or base64 of DER), and its canonical `base64(PEM)`.
-fn certificate(field: &str, value: &str) -> Result<(X509, String), EntryError> {
-    let bytes = b64(field, value)?;
-    let cert = X509::from_pem(&bytes)
-        .or_else(|_| X509::from_der(&bytes))
-        .map_err(|_| malformed(format!("{field} is not a PEM or DER certificate")))?;
-    let pem = cert.to_pem().map_err(|e| malformed(e.to_string()))?;
-    Ok((cert, STANDARD.encode(pem)))
+/// A submitted certificate: its DER, its key, and its canonical `base64(PEM)`.
+struct Certificate {
+    der: Vec<u8>,
+    key: PublicKey,
+    pem_b64: String,
 }
 
-fn public_key(cert: &X509) -> Result<PKey<Public>, EntryError> {
-    cert.public_key()
-        .map_err(|e| EntryError::Certificate(e.to_string()))
+/// A certificate from `base64(PEM)` (or base64 of DER). The canonical PEM is the DER in
+/// 64-column lines with LF endings, which is also what OpenSSL writes.
+fn certificate(field: &str, value: &str) -> Result<Certificate, EntryError> {
+    let bytes = b64(field, value)?;
+    let not_a_certificate = || malformed(format!("{field} is not a PEM or DER certificate"));
+    let der = match x509_parser::pem::parse_x509_pem(&bytes) {
+        Ok((_, pem)) if pem.label == "CERTIFICATE" => pem.contents,
+        Ok(_) => return Err(not_a_certificate()),
+        Err(_) => bytes,
+    };
+    let (rest, cert) = X509Certificate::from_der(&der).map_err(|_| not_a_certificate())?;
+    let der = der[..der.len() - rest.len()].to_vec();
+    let key = PublicKey::from_spki(cert.public_key().raw).ok_or_else(|| {
+        EntryError::Certificate(
+            "its key is not ECDSA P-256/P-384/P-521, RSA or Ed25519, or is malformed".into(),
+        )
+    })?;
+    let pem = pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der.as_slice()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
+    Ok(Certificate {
+        der,
+        key,
+        pem_b64: STANDARD.encode(pem),
+    })
 }
 
 fn hashedrekord(spec: &Value) -> Result<CanonicalEntry, EntryError> {
@@ -107,22 +127,28 @@ fn hashedrekord(spec: &Value) -> Result<CanonicalEntry, EntryError> {
     let digest = hex_digest(&digest_hex)?;
     let signature_b64 = str_at(spec, &["signature", "content"])?;
     let signature = b64("spec.signature.content", signature_b64)?;
-    let (cert, pem_b64) = certificate(
+    let cert = certificate(
         "spec.signature.publicKey.content",
         str_at(spec, &["signature", "publicKey", "content"])?,
     )?;
-    verify_prehashed(&public_key(&cert)?, &digest, &signature)?;
+    if !cert.key.verify_prehashed(&digest, &signature) {
+        return Err(EntryError::Signature(
+            "not a signature over spec.data.hash by the certificate's key (ECDSA or RSA; \
+             Ed25519 cannot sign a prehashed digest)"
+                .into(),
+        ));
+    }
     let body = json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
             "data": {"hash": {"algorithm": "sha256", "value": digest_hex}},
-            "signature": {"content": STANDARD.encode(&signature), "publicKey": {"content": pem_b64}},
+            "signature": {"content": STANDARD.encode(&signature), "publicKey": {"content": cert.pem_b64}},
         },
     });
     Ok(CanonicalEntry {
         body: serde_json_canonicalizer::to_vec(&body).map_err(|e| malformed(e.to_string()))?,
-        certificate: cert,
+        certificate: cert.der,
     })
 }
 
@@ -138,47 +164,6 @@ fn hex_digest(value: &str) -> Result<[u8; 32], EntryError> {
             u8::from_str_radix(&value[2 * i..2 * i + 2], 16).map_err(|_| malformed("bad hex"))?;
     }
     Ok(out)
-}
-
-/// A signature over a SHA-256 digest: ECDSA, or RSA PKCS#1 v1.5.
-pub(crate) fn verify_prehashed(
-    key: &PKey<Public>,
-    digest: &[u8; 32],
-    signature: &[u8],
-) -> Result<(), EntryError> {
-    let ok = match key.id() {
-        Id::EC => {
-            let ec = key
-                .ec_key()
-                .map_err(|e| EntryError::Certificate(e.to_string()))?;
-            openssl::ecdsa::EcdsaSig::from_der(signature)
-                .and_then(|sig| sig.verify(digest, &ec))
-                .unwrap_or(false)
-        }
-        Id::RSA => {
-            let verify = || -> Result<bool, openssl::error::ErrorStack> {
-                let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key)?;
-                ctx.verify_init()?;
-                ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1)?;
-                ctx.set_signature_md(openssl::md::Md::sha256())?;
-                ctx.verify(digest, signature)
-            };
-            verify().unwrap_or(false)
-        }
-        _ => {
-            return Err(EntryError::Signature(
-                "hashedrekord needs an ECDSA or RSA key (Ed25519 cannot sign a prehashed digest)"
-                    .into(),
-            ));
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(EntryError::Signature(
-            "not a signature over spec.data.hash by the certificate's key".into(),
-        ))
-    }
 }
 
 #[derive(Deserialize)]
@@ -224,7 +209,7 @@ fn dsse(spec: &Value) -> Result<CanonicalEntry, EntryError> {
     if envelope.signatures.is_empty() {
         return Err(malformed("the envelope has no signatures"));
     }
-    let certs = verifiers
+    let mut certs = verifiers
         .iter()
         .map(|v| {
             certificate(
@@ -239,44 +224,34 @@ fn dsse(spec: &Value) -> Result<CanonicalEntry, EntryError> {
     for s in &envelope.signatures {
         let sig = b64("envelope.signatures[].sig", &s.sig)?;
         // Each signature must verify with one of the verifiers, which the body then names.
-        let (_, pem_b64) = certs
+        let cert = certs
             .iter()
-            .find(|(cert, _)| verify_message(cert, &message, &sig))
+            .find(|cert| cert.key.verify(&message, &sig))
             .ok_or_else(|| {
                 EntryError::Signature(
                     "an envelope signature verifies with none of the verifiers".into(),
                 )
             })?;
-        signatures.push(json!({"signature": STANDARD.encode(&sig), "verifier": pem_b64}));
+        signatures.push(json!({"signature": STANDARD.encode(&sig), "verifier": cert.pem_b64}));
     }
     let body = json!({
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {
-            "envelopeHash": {"algorithm": "sha256", "value": hex(&openssl::sha::sha256(envelope_json.as_bytes()))},
-            "payloadHash": {"algorithm": "sha256", "value": hex(&openssl::sha::sha256(&payload))},
+            "envelopeHash": {"algorithm": "sha256", "value": hex(&sha256(envelope_json.as_bytes()))},
+            "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(&payload))},
             "signatures": signatures,
         },
     });
+    let certificate = certs.swap_remove(0).der;
     Ok(CanonicalEntry {
         body: serde_json_canonicalizer::to_vec(&body).map_err(|e| malformed(e.to_string()))?,
-        certificate: certs[0].0.clone(),
+        certificate,
     })
 }
 
-/// A signature over `message` itself, with the key's usual hash (SHA-256 for ECDSA P-256/RSA,
-/// SHA-384 for P-384).
-pub(crate) fn verify_message(cert: &X509, message: &[u8], signature: &[u8]) -> bool {
-    let Ok(key) = cert.public_key() else {
-        return false;
-    };
-    let digest = match key.ec_key().ok().and_then(|ec| ec.group().curve_name()) {
-        Some(openssl::nid::Nid::SECP384R1) => MessageDigest::sha384(),
-        _ => MessageDigest::sha256(),
-    };
-    openssl::sign::Verifier::new(digest, &key)
-        .and_then(|mut v| v.verify_oneshot(signature, message))
-        .unwrap_or(false)
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    sigil_ctlog::rfc6962::sha256(bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -294,6 +269,43 @@ mod tests {
             pae("http://example.com/HelloWorld", b"hello world"),
             b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
         );
+    }
+
+    /// The canonical PEM is byte for byte what OpenSSL writes (entries logged before this
+    /// parser keep their UUIDs), whether the certificate came as LF PEM, CRLF PEM or DER.
+    #[test]
+    fn canonical_pem_matches_openssl_for_every_submitted_form() {
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::pkey::PKey;
+        let key = PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(openssl::nid::Nid::SECP384R1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let mut builder = openssl::x509::X509Builder::new().unwrap();
+        builder.set_version(2).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        let now = openssl::asn1::Asn1Time::days_from_now(0).unwrap();
+        let later = openssl::asn1::Asn1Time::days_from_now(1).unwrap();
+        builder.set_not_before(&now).unwrap();
+        builder.set_not_after(&later).unwrap();
+        builder
+            .sign(&key, openssl::hash::MessageDigest::sha384())
+            .unwrap();
+        let cert = builder.build();
+        let expected = STANDARD.encode(cert.to_pem().unwrap());
+        let lf = String::from_utf8(cert.to_pem().unwrap()).unwrap();
+        let crlf = lf.replace('\n', "\r\n");
+        for form in [lf.into_bytes(), crlf.into_bytes(), cert.to_der().unwrap()] {
+            let parsed = certificate("c", &STANDARD.encode(form)).unwrap();
+            assert_eq!(parsed.pem_b64, expected);
+            assert_eq!(parsed.der, cert.to_der().unwrap());
+        }
+        let key_pem = STANDARD.encode(key.public_key_to_pem().unwrap());
+        assert!(matches!(
+            certificate("c", &key_pem),
+            Err(EntryError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -23,9 +23,6 @@ use sigil_ctlog::store::{Store, TreeHead};
 
 pub use entry::EntryError;
 
-/// How many recently appended bodies are remembered for single-flight deduplication.
-const RECENT_BODIES: u64 = 100_000;
-
 /// Why a Rekor operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RekorError {
@@ -99,9 +96,6 @@ impl HeadSigner for CheckpointSigner {
 /// The Rekor-compatible log.
 pub struct RekorLog {
     log: Arc<Log>,
-    /// Leaf hash → index of the bodies appended in the last minutes, so that concurrent
-    /// submissions of one body append it once.
-    recent: moka::future::Cache<Hash, u64>,
     key: Arc<LogKey>,
     origin: String,
     /// The CA chain an entry's certificate must chain to, DER, issuing certificate first.
@@ -124,6 +118,11 @@ impl RekorLog {
             key: key.clone(),
             origin: origin.clone(),
         });
+        // One body is one entry: the engine refuses a leaf it holds, even when replicas race.
+        let options = LogOptions {
+            unique_leaves: true,
+            ..options
+        };
         let log = Log::open(name, store, signer, observer, options).await?;
         // A log must never be continued under another key: its history would stop verifying.
         let head = log.head().await?;
@@ -141,10 +140,6 @@ impl RekorLog {
         }
         Ok(RekorLog {
             log,
-            recent: moka::future::Cache::builder()
-                .max_capacity(RECENT_BODIES)
-                .time_to_live(std::time::Duration::from_secs(600))
-                .build(),
             key,
             origin,
             ca_chain: ca_chain
@@ -176,39 +171,13 @@ impl RekorLog {
         let entry = entry::canonicalize(request)?;
         self.check_certificate(&entry.certificate)?;
         let hash = leaf_hash(&entry.body);
-        let duplicate = |index| RekorError::Duplicate {
-            uuid: crate::ca::hex(&hash),
-            index,
-        };
-        // Committed earlier, by this process or another replica? (A stored entry is always
-        // within the stored tree: both are written in one transaction.)
-        match self.log.index_of(&hash, u64::MAX).await {
-            Ok(index) => return Err(duplicate(index)),
-            Err(LogError::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-        // Submitted concurrently, or committed so recently that the lookup above raced it? The
-        // first submission of a body is appended; every other one waits for it and is a
-        // duplicate of it.
-        let mut appended = None;
-        let first = self
-            .recent
-            .entry(hash)
-            .or_try_insert_with(async {
-                let logged = self.append(hash, entry.body).await?;
-                let index = logged.index;
-                appended = Some(logged);
-                Ok::<_, RekorError>(index)
-            })
-            .await
-            .map_err(|shared| match Arc::try_unwrap(shared) {
-                Ok(e) => e,
-                Err(shared) => RekorError::Log(LogError::Unavailable(shared.to_string())),
-            })?;
-        match appended {
-            Some(logged) => Ok(logged),
-            None => Err(duplicate(first.into_value())),
-        }
+        self.append(hash, entry.body).await.map_err(|e| match e {
+            RekorError::Log(LogError::Duplicate(index)) => RekorError::Duplicate {
+                uuid: crate::ca::hex(&hash),
+                index,
+            },
+            other => other,
+        })
     }
 
     /// Appends a new body and waits until it is durable.
@@ -295,18 +264,13 @@ impl RekorLog {
             .map_err(|e| RekorError::Log(LogError::Sign(e.to_string())))
     }
 
-    /// Checks that `cert` chains to this deployment's CA and is valid now. "Now" is read from
-    /// the precise clock: OpenSSL's default reads the kernel's coarse clock, which can lag the
-    /// clock that stamped a fresh certificate's notBefore by a few milliseconds.
-    fn check_certificate(&self, cert: &X509) -> Result<(), EntryError> {
+    /// Checks that `cert` (DER) chains to this deployment's CA and is valid now.
+    fn check_certificate(&self, cert: &[u8]) -> Result<(), EntryError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let der = cert
-            .to_der()
-            .map_err(|e| EntryError::Certificate(e.to_string()))?;
-        crate::pki::chain_to(&der, &self.ca_chain, now, crate::pki::EKU_CODE_SIGNING)
+        crate::pki::chain_to(cert, &self.ca_chain, now, crate::pki::EKU_CODE_SIGNING)
             .map(|_| ())
             .map_err(|reason| {
                 EntryError::Certificate(format!(

@@ -69,6 +69,17 @@ pub struct StoredEntry {
     pub extra: Vec<u8>,
 }
 
+/// One leaf to append; its index is its position after the stored tree.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    /// RFC 6962 leaf hash of `leaf_input`.
+    pub leaf_hash: &'a Hash,
+    /// The bytes that are hashed.
+    pub leaf_input: &'a [u8],
+    /// Unhashed data served beside the leaf.
+    pub extra: &'a [u8],
+}
+
 /// A database holding logs.
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -112,7 +123,7 @@ impl Store {
         &self,
         log: &str,
         expected_size: u64,
-        entries: &[StoredEntry],
+        entries: &[NewEntry<'_>],
         tiles: &BTreeMap<TileId, Vec<Hash>>,
         head: &TreeHead,
     ) -> Result<(), StoreError> {
@@ -154,11 +165,15 @@ impl Store {
         }
     }
 
-    /// The lowest index whose leaf hash is `leaf_hash`.
-    pub async fn index_of(&self, log: &str, leaf_hash: &Hash) -> Result<Option<u64>, StoreError> {
+    /// The lowest index of each of `hashes` that is stored; hashes not stored are absent.
+    pub async fn indices_of(
+        &self,
+        log: &str,
+        hashes: &[Hash],
+    ) -> Result<HashMap<Hash, u64>, StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::index_of(pool, log, leaf_hash).await,
-            Store::Postgres(pool) => postgres::index_of(pool, log, leaf_hash).await,
+            Store::Sqlite(pool) => sqlite::indices_of(pool, log, hashes).await,
+            Store::Postgres(pool) => postgres::indices_of(pool, log, hashes).await,
         }
     }
 

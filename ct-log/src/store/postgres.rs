@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::{INSERT_CHUNK, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -56,7 +56,7 @@ pub(super) async fn append(
     pool: &PgPool,
     log: &str,
     expected_size: u64,
-    entries: &[StoredEntry],
+    entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
@@ -81,15 +81,16 @@ pub(super) async fn append(
         tx.rollback().await?;
         return Err(StoreError::Conflict);
     }
-    for chunk in entries.chunks(INSERT_CHUNK) {
+    for (n, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
+        let first = expected_size + (n * INSERT_CHUNK) as u64;
         let mut insert: QueryBuilder<Postgres> =
             QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
-        insert.push_values(chunk, |mut row, e| {
+        insert.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
             row.push_bind(log)
-                .push_bind(e.index as i64)
+                .push_bind((first + i as u64) as i64)
                 .push_bind(&e.leaf_hash[..])
-                .push_bind(&e.leaf_input)
-                .push_bind(&e.extra);
+                .push_bind(e.leaf_input)
+                .push_bind(e.extra);
         });
         insert.build().execute(&mut *tx).await?;
     }
@@ -157,17 +158,23 @@ pub(super) async fn entries(
         .collect()
 }
 
-pub(super) async fn index_of(
+pub(super) async fn indices_of(
     pool: &PgPool,
     log: &str,
-    leaf_hash: &Hash,
-) -> Result<Option<u64>, StoreError> {
-    let row = sqlx::query("SELECT MIN(idx) FROM entries WHERE log = $1 AND leaf_hash = $2")
-        .bind(log)
-        .bind(&leaf_hash[..])
-        .fetch_one(pool)
-        .await?;
-    Ok(row.get::<Option<i64>, _>(0).map(|i| i as u64))
+    hashes: &[Hash],
+) -> Result<HashMap<Hash, u64>, StoreError> {
+    let hashes: Vec<&[u8]> = hashes.iter().map(|h| &h[..]).collect();
+    let rows = sqlx::query(
+        "SELECT leaf_hash, MIN(idx) FROM entries WHERE log = $1 AND leaf_hash = ANY($2) \
+         GROUP BY leaf_hash",
+    )
+    .bind(log)
+    .bind(&hashes)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| Ok((to_hash(row.get(0))?, row.get::<i64, _>(1) as u64)))
+        .collect()
 }
 
 pub(super) async fn put_issuers(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::{INSERT_CHUNK, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -72,7 +72,7 @@ pub(super) async fn append(
     pool: &SqlitePool,
     log: &str,
     expected_size: u64,
-    entries: &[StoredEntry],
+    entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
@@ -92,7 +92,7 @@ async fn append_on(
     conn: &mut SqliteConnection,
     log: &str,
     expected_size: u64,
-    entries: &[StoredEntry],
+    entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
@@ -117,15 +117,16 @@ async fn append_on(
         tx.rollback().await?;
         return Err(StoreError::Conflict);
     }
-    for chunk in entries.chunks(INSERT_CHUNK) {
+    for (n, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
+        let first = expected_size + (n * INSERT_CHUNK) as u64;
         let mut insert: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
-        insert.push_values(chunk, |mut row, e| {
+        insert.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
             row.push_bind(log)
-                .push_bind(e.index as i64)
+                .push_bind((first + i as u64) as i64)
                 .push_bind(&e.leaf_hash[..])
-                .push_bind(&e.leaf_input)
-                .push_bind(&e.extra);
+                .push_bind(e.leaf_input)
+                .push_bind(e.extra);
         });
         insert.build().execute(&mut *tx).await?;
     }
@@ -192,21 +193,29 @@ pub(super) async fn entries(
         .collect()
 }
 
-pub(super) async fn index_of(
+pub(super) async fn indices_of(
     pool: &SqlitePool,
     log: &str,
-    leaf_hash: &Hash,
-) -> Result<Option<u64>, StoreError> {
-    // Without the hint SQLite answers MIN(idx) by walking the primary key in order until the
-    // hash matches: a scan of the whole log for every hash that is not there.
-    let row = sqlx::query(
-        "SELECT MIN(idx) FROM entries INDEXED BY entries_by_hash WHERE log = ? AND leaf_hash = ?",
-    )
-    .bind(log)
-    .bind(&leaf_hash[..])
-    .fetch_one(pool)
-    .await?;
-    Ok(row.get::<Option<i64>, _>(0).map(|i| i as u64))
+    hashes: &[Hash],
+) -> Result<HashMap<Hash, u64>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in hashes.chunks(INSERT_CHUNK) {
+        // Without the hint SQLite answers MIN(idx) by walking the primary key in order until
+        // a hash matches: a scan of the whole log for every hash that is not there.
+        let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT leaf_hash, MIN(idx) FROM entries INDEXED BY entries_by_hash WHERE log = ",
+        );
+        select.push_bind(log).push(" AND leaf_hash IN (");
+        let mut list = select.separated(", ");
+        for hash in chunk {
+            list.push_bind(&hash[..]);
+        }
+        select.push(") GROUP BY leaf_hash");
+        for row in select.build().fetch_all(pool).await? {
+            found.insert(to_hash(row.get(0))?, row.get::<i64, _>(1) as u64);
+        }
+    }
+    Ok(found)
 }
 
 pub(super) async fn put_issuers(

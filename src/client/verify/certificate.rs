@@ -5,9 +5,9 @@ use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Policy, VerifyError, fail};
-use crate::client::keys::PublicKey;
 use crate::client::trust::TrustedAuthority;
 use crate::pki::{EKU_CODE_SIGNING, chain_to};
+use crate::public_key::PublicKey;
 
 /// What verification reads from the leaf certificate.
 pub(super) struct Leaf {

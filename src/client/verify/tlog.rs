@@ -8,8 +8,8 @@ use sigil_ctlog::rfc6962::{Hash, leaf_hash};
 
 use super::bundle::Bundle;
 use super::{VerifyError, b64, fail, int};
-use crate::client::keys::PublicKey;
 use crate::client::trust::{TrustMaterial, TrustedLog};
+use crate::public_key::PublicKey;
 
 /// A log entry whose inclusion is proven.
 pub(super) struct Logged<'a> {

@@ -1,6 +1,7 @@
-//! Public keys and signature checks for verification, on aws-lc-rs. Verification is all
-//! signature checks, and aws-lc's P-384 (the Sigstore CA curve) is several times faster than
-//! OpenSSL 3.0's generic one; parsing a key here also skips OpenSSL 3's decoder lookups.
+//! Public keys and signature checks, on aws-lc-rs, for the verifier and for the Rekor log's
+//! admission of entries. Both are mostly signature checks, and aws-lc's P-384 (the Sigstore CA
+//! curve) is several times faster than OpenSSL 3.0's generic one; parsing a key here also
+//! skips OpenSSL 3's decoder lookups, whose global locks serialized concurrent requests.
 
 use aws_lc_rs::digest::{Digest, SHA256};
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
@@ -10,6 +11,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const P256: &str = "1.2.840.10045.3.1.7";
 const P384: &str = "1.3.132.0.34";
+const P521: &str = "1.3.132.0.35";
 const ED25519: &str = "1.3.101.112";
 const RSA: &str = "1.2.840.113549.1.1.1";
 
@@ -17,13 +19,14 @@ const RSA: &str = "1.2.840.113549.1.1.1";
 enum Kind {
     P256,
     P384,
+    P521,
     Ed25519,
     Rsa,
 }
 
 /// A public key from a DER SubjectPublicKeyInfo.
 #[derive(Debug, Clone)]
-pub(crate) struct PublicKey {
+pub struct PublicKey {
     kind: Kind,
     /// The subjectPublicKey bits: an EC point, an Ed25519 key, or a PKCS#1 RSA key.
     bytes: Vec<u8>,
@@ -31,7 +34,7 @@ pub(crate) struct PublicKey {
 
 impl PublicKey {
     /// `None` for a malformed SPKI or an unsupported key type.
-    pub(crate) fn from_spki(der: &[u8]) -> Option<PublicKey> {
+    pub fn from_spki(der: &[u8]) -> Option<PublicKey> {
         let (_, spki) = SubjectPublicKeyInfo::from_der(der).ok()?;
         let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
             EC_PUBLIC_KEY => match spki
@@ -44,6 +47,7 @@ impl PublicKey {
             {
                 Some(P256) => Kind::P256,
                 Some(P384) => Kind::P384,
+                Some(P521) => Kind::P521,
                 _ => return None,
             },
             ED25519 => Kind::Ed25519,
@@ -57,12 +61,13 @@ impl PublicKey {
     }
 
     /// A signature over `message` with the key's usual hash: SHA-256 for P-256 and RSA
-    /// (PKCS#1 v1.5), SHA-384 for P-384, none for Ed25519. This is how logs sign SETs,
+    /// (PKCS#1 v1.5), SHA-384 for P-384, SHA-512 for P-521, none for Ed25519. This is how logs sign SETs,
     /// checkpoints and SCTs, and how DSSE envelopes are signed.
-    pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         let algorithm: &dyn VerificationAlgorithm = match self.kind {
             Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
             Kind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
+            Kind::P521 => &signature::ECDSA_P521_SHA512_ASN1,
             Kind::Ed25519 => &signature::ED25519,
             Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
         };
@@ -73,10 +78,11 @@ impl PublicKey {
 
     /// A signature over a SHA-256 digest, as a `hashedrekord` signs an artifact whatever the
     /// key's curve.
-    pub(crate) fn verify_prehashed(&self, digest: &[u8; 32], sig: &[u8]) -> bool {
+    pub fn verify_prehashed(&self, digest: &[u8; 32], sig: &[u8]) -> bool {
         let algorithm: &dyn VerificationAlgorithm = match self.kind {
             Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
             Kind::P384 => &signature::ECDSA_P384_SHA256_ASN1,
+            Kind::P521 => &signature::ECDSA_P521_SHA256_ASN1,
             Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
             Kind::Ed25519 => return false,
         };
@@ -103,6 +109,7 @@ mod tests {
         for (nid, digest) in [
             (Nid::X9_62_PRIME256V1, MessageDigest::sha256()),
             (Nid::SECP384R1, MessageDigest::sha384()),
+            (Nid::SECP521R1, MessageDigest::sha512()),
         ] {
             let key = PKey::from_ec_key(
                 EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap(),
