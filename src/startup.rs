@@ -364,7 +364,7 @@ async fn open_ct_log(
         store,
         key,
         origin,
-        vec![ca.chain().root().clone()],
+        ca.chain().ders().last().cloned().into_iter().collect(),
         Some(observer),
         log_options(config),
     )

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use der::{Decode, Encode};
-use openssl::x509::{X509, X509VerifyResult};
 use x509_parser::prelude::FromDer;
 
+pub use crate::chain::validate_chain;
 use crate::key::LogKey;
 use crate::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry, now_ms};
 use crate::note::{self, Checkpoint, NoteSignature, TYPE_RFC6962_STH};
@@ -25,8 +25,6 @@ use crate::store::{Store, TreeHead};
 pub const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
 /// OID of the Precertificate Signing Certificate EKU, 1.3.6.1.4.1.11129.2.4.4.
 const PRECERT_SIGNING_EKU: &str = "1.3.6.1.4.1.11129.2.4.4";
-/// Largest chain accepted.
-const MAX_CHAIN: usize = 10;
 
 /// Why a submission was refused. Every variant but `Log` is the submitter's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -96,20 +94,21 @@ pub struct CtLog {
     log: Arc<Log>,
     key: Arc<LogKey>,
     origin: String,
-    roots: Vec<X509>,
+    /// Accepted roots, DER.
+    roots: Vec<Vec<u8>>,
     // Fingerprints of issuers already durable in storage: nearly every submission names the
     // same few issuers, which are then written once per process, not once per entry.
     stored_issuers: std::sync::Mutex<std::collections::HashSet<Hash>>,
 }
 
 impl CtLog {
-    /// Opens the CT log stored under `name`.
+    /// Opens the CT log stored under `name`, accepting chains to `roots` (DER).
     pub async fn open(
         name: &str,
         store: Store,
         key: Arc<LogKey>,
         origin: String,
-        roots: Vec<X509>,
+        roots: Vec<Vec<u8>>,
         observer: Option<Arc<dyn Observer>>,
         options: LogOptions,
     ) -> Result<CtLog, LogError> {
@@ -151,38 +150,29 @@ impl CtLog {
         &self.origin
     }
 
-    /// The accepted roots.
-    pub fn roots(&self) -> &[X509] {
+    /// The accepted roots, DER.
+    pub fn roots(&self) -> &[Vec<u8>] {
         &self.roots
     }
 
     /// RFC 6962 `add-chain`: a final certificate and its chain (root optional).
     pub async fn add_chain(&self, chain: &[Vec<u8>]) -> Result<Logged, CtError> {
-        let certs = self.validate(chain)?;
-        if has_poison(&chain[0])? {
+        let mut certs = validate_chain(chain, &self.roots)?;
+        if has_poison(&certs[0])? {
             return Err(CtError::WrongEntryType(
                 "add-chain takes final certificates; this one has the precertificate poison (use add-pre-chain)",
             ));
         }
-        let entry = SignedEntry::X509(chain[0].clone());
-        let rest = certs
-            .iter()
-            .skip(1)
-            .map(|c| c.to_der())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(openssl_err)?;
+        let rest = certs.split_off(1);
+        let entry = SignedEntry::X509(certs.swap_remove(0));
         self.log_entry(entry, x509_chain_entry(&rest), &rest).await
     }
 
     /// RFC 6962 `add-pre-chain`: a precertificate (with the poison) and its chain.
     pub async fn add_pre_chain(&self, chain: &[Vec<u8>]) -> Result<Logged, CtError> {
-        let certs = self.validate(chain)?;
-        let issuers = certs[1..]
-            .iter()
-            .map(|c| c.to_der())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(openssl_err)?;
-        self.log_precert(&chain[0], &issuers).await
+        let mut certs = validate_chain(chain, &self.roots)?;
+        let issuers = certs.split_off(1);
+        self.log_precert(&certs[0], &issuers).await
     }
 
     /// Logs a precertificate issued by this process's own CA, whose chain (DER, issuing
@@ -285,10 +275,6 @@ impl CtLog {
         })
     }
 
-    fn validate(&self, chain: &[Vec<u8>]) -> Result<Vec<X509>, CtError> {
-        validate_chain(chain, &self.roots)
-    }
-
     /// The latest durable tree head.
     pub async fn head(&self) -> Result<TreeHead, LogError> {
         self.log.head().await
@@ -350,59 +336,6 @@ fn tile_leaf(leaf_input: &[u8], extra: &[u8]) -> Option<Vec<u8>> {
     }
     rfc6962::put_prefixed(&mut out, 2, &fingerprints);
     Some(out)
-}
-
-/// Parses a submitted `chain` (DER, leaf first), checks every link's signature, and appends
-/// the accepted root from `roots` if the chain stops below it.
-pub fn validate_chain(chain: &[Vec<u8>], roots: &[X509]) -> Result<Vec<X509>, CtError> {
-    if chain.is_empty() || chain.len() > MAX_CHAIN {
-        return Err(CtError::InvalidChain(format!(
-            "a chain has 1 to {MAX_CHAIN} certificates"
-        )));
-    }
-    let mut certs = chain
-        .iter()
-        .enumerate()
-        .map(|(i, der)| {
-            X509::from_der(der)
-                .map_err(|_| CtError::InvalidChain(format!("certificate {i} is not DER X.509")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for i in 0..certs.len() - 1 {
-        if !signed_by(&certs[i], &certs[i + 1]) {
-            return Err(CtError::InvalidChain(format!(
-                "certificate {i} is not signed by certificate {}",
-                i + 1
-            )));
-        }
-    }
-    let Some(last) = certs.last() else {
-        return Err(CtError::InvalidChain("the chain is empty".into()));
-    };
-    let last_der = last.to_der().map_err(openssl_err)?;
-    let is_root = roots
-        .iter()
-        .any(|r| r.to_der().map(|d| d == last_der).unwrap_or(false));
-    if !is_root {
-        let root = roots
-            .iter()
-            .find(|r| signed_by(last, r))
-            .ok_or(CtError::UnknownRoot)?;
-        certs.push(root.clone());
-    }
-    Ok(certs)
-}
-
-fn openssl_err(e: openssl::error::ErrorStack) -> CtError {
-    CtError::InvalidChain(e.to_string())
-}
-
-fn signed_by(cert: &X509, issuer: &X509) -> bool {
-    issuer.issued(cert) == X509VerifyResult::OK
-        && issuer
-            .public_key()
-            .and_then(|k| cert.verify(&k))
-            .unwrap_or(false)
 }
 
 fn parse(der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>, CtError> {

@@ -219,13 +219,12 @@ async fn get_entries(
 }
 
 async fn get_roots(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let roots = state
+    let roots: Vec<String> = state
         .ct
         .roots()
         .iter()
-        .map(|r| r.to_der().map(|d| STANDARD.encode(d)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map(|r| STANDARD.encode(r))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "certificates": roots })))
 }
 
