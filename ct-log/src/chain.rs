@@ -34,7 +34,7 @@ pub fn validate_chain(chain: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<Vec<Vec<u8
         .iter()
         .enumerate()
         .map(|(i, der)| match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+            Ok(([], cert)) => Ok(cert),
             _ => Err(CtError::InvalidChain(format!(
                 "certificate {i} is not DER X.509"
             ))),
