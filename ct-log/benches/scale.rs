@@ -1,0 +1,177 @@
+//! Does the log slow down as it grows? Appends to an empty SQLite log and to one of
+//! `SIGIL_SCALE_ENTRIES` entries (default 10 million) are timed the same way, and inclusion
+//! proofs are timed at both sizes from a cold tile cache.
+//!
+//! `cargo bench -p sigil-ctlog --bench scale` (about 6 GB of disk in `SIGIL_SCALE_DIR`, default
+//! `target/scale`, removed afterwards). The log has unique leaves, so every batch also pays
+//! Rekor's duplicate lookup in the hash index, and a real P-256 key signs every checkpoint.
+
+// A benchmark: a failed unwrap is a failed run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sigil_ctlog::key::LogKey;
+use sigil_ctlog::log::{HeadSigner, Log, LogOptions, PendingEntry};
+use sigil_ctlog::merkle;
+use sigil_ctlog::note::Checkpoint;
+use sigil_ctlog::rfc6962::Hash;
+use sigil_ctlog::store::Store;
+
+/// Bytes of each leaf: about a `hashedrekord` body without its certificate.
+const LEAF_BYTES: usize = 512;
+/// Entries timed at each size.
+const MEASURED: u64 = 20_000;
+/// Concurrent submitters while timing, as the server's 64 connections.
+const SUBMITTERS: u64 = 64;
+/// Concurrent submitters while filling: the sequencer then commits batches of thousands.
+const FILLERS: u64 = 20_000;
+/// Proofs timed at each size.
+const PROOFS: u64 = 1_000;
+
+struct CheckpointSigner(LogKey);
+
+impl HeadSigner for CheckpointSigner {
+    fn sign_head(&self, size: u64, root: &Hash, _ts: u64) -> Result<(Vec<u8>, String), String> {
+        let body = Checkpoint {
+            origin: "scale".into(),
+            size,
+            root: *root,
+        }
+        .body();
+        let signature = self.0.sign(body.as_bytes()).map_err(|e| e.to_string())?;
+        Ok((signature, body))
+    }
+}
+
+/// Entry `n`: distinct, `LEAF_BYTES` long.
+fn entry(n: u64) -> PendingEntry {
+    let mut leaf_input = vec![0u8; LEAF_BYTES];
+    leaf_input[..8].copy_from_slice(&n.to_be_bytes());
+    leaf_input[8..16].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+    PendingEntry {
+        leaf_input,
+        extra: n.to_be_bytes().to_vec(),
+        timestamp_ms: 1,
+    }
+}
+
+/// Appends entries `[from, to)` with `concurrency` submitters.
+async fn append(log: &Arc<Log>, from: u64, to: u64, concurrency: u64) {
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(from));
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (log, next) = (log.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= to {
+                        break;
+                    }
+                    log.submit(entry(n)).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+async fn open(store: &Store) -> Arc<Log> {
+    let key = LogKey::generate_p256().unwrap();
+    let options = LogOptions {
+        unique_leaves: std::env::var("SIGIL_SCALE_UNIQUE").map_or(true, |v| v != "0"),
+        interval: Duration::from_millis(100),
+        ..LogOptions::default()
+    };
+    let log = Log::open(
+        "scale",
+        store.clone(),
+        Arc::new(CheckpointSigner(key)),
+        None,
+        options,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(log.clone().run_sequencer());
+    log
+}
+
+/// Appends `MEASURED` entries from `from` and returns the rate.
+async fn timed_append(log: &Arc<Log>, from: u64) -> f64 {
+    let started = Instant::now();
+    append(log, from, from + MEASURED, SUBMITTERS).await;
+    MEASURED as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Mean time of `PROOFS` inclusion proofs of spread-out entries in the tree of `size`, each
+/// checked, on a freshly opened log (nothing cached).
+async fn timed_proofs(store: &Store, size: u64) -> (Duration, usize) {
+    let log = open(store).await;
+    let head = log.head().await.unwrap();
+    assert_eq!(head.size, size);
+    // Submitters race, so entry `n` is not at index `n`: read the leaves first, untimed.
+    let mut leaves = Vec::new();
+    for i in 0..PROOFS {
+        let index = i.wrapping_mul(0x9E37_79B9) % size;
+        let stored = log.entries(index, index + 1).await.unwrap();
+        leaves.push((index, stored[0].leaf_hash));
+    }
+    let started = Instant::now();
+    let mut proofs = Vec::new();
+    for (index, _) in &leaves {
+        proofs.push(log.inclusion_proof(*index, size).await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let mut hashes = 0;
+    for ((index, leaf), proof) in leaves.iter().zip(&proofs) {
+        merkle::verify_inclusion(*index, size, leaf, proof, &head.root).unwrap();
+        hashes = hashes.max(proof.len());
+    }
+    (elapsed / PROOFS as u32, hashes)
+}
+
+#[tokio::main]
+async fn main() {
+    let total: u64 = std::env::var("SIGIL_SCALE_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = std::path::PathBuf::from(
+        std::env::var("SIGIL_SCALE_DIR").unwrap_or_else(|_| "target/scale".into()),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::connect(&format!("sqlite://{}", dir.join("scale.db").display()))
+        .await
+        .unwrap();
+    let log = open(&store).await;
+
+    let empty_rate = timed_append(&log, 0).await;
+    let (small_proof, small_hashes) = timed_proofs(&store, MEASURED).await;
+    println!(
+        "empty log: {empty_rate:.0} appends/s; proof at {MEASURED}: {small_proof:?} ({small_hashes} hashes)"
+    );
+
+    let started = Instant::now();
+    let mut size = MEASURED;
+    while size < total {
+        let to = (size + 1_000_000).min(total);
+        append(&log, size, to, FILLERS).await;
+        size = to;
+        println!(
+            "  filled to {size} in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let full_rate = timed_append(&log, size).await;
+    let size = size + MEASURED;
+    let (large_proof, large_hashes) = timed_proofs(&store, size).await;
+    println!(
+        "log of {total}: {full_rate:.0} appends/s ({:.0}% of the empty log's rate); proof at {size}: {large_proof:?} ({large_hashes} hashes)",
+        100.0 * full_rate / empty_rate
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
