@@ -523,12 +523,70 @@ async fn two_processes_on_one_postgres_build_one_tree() {
         sth_at(&client, &b.address).await,
         "both replicas serve the same tree"
     );
+
+    // One body sent ten times to each replica at once is one entry: the other 19 are told
+    // where it is.
+    let entry = one_signed_entry(&a).await;
+    let answers = futures_util::future::join_all((0..20).map(|i| {
+        let address = if i % 2 == 0 { &a.address } else { &b.address };
+        client
+            .post(format!("{address}/api/v1/log/entries"))
+            .json(&entry)
+            .send()
+    }))
+    .await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        (
+            statuses.iter().filter(|s| **s == 201).count(),
+            statuses.iter().filter(|s| **s == 409).count()
+        ),
+        (1, 19),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        rekor_head(&client, &b.address).await.unwrap().0 as usize,
+        uuids.len() + 1,
+        "the racing body was appended once"
+    );
     report(&format!(
-        "replicas: {} + {} certificates and {} Rekor entries acknowledged, one CT tree of {size}",
+        "replicas: {} + {} certificates and {} Rekor entries acknowledged, one CT tree of {size}; \
+         one body sent 20 times across both replicas appended once",
         acked_a.chains.len(),
         acked_b.chains.len(),
         uuids.len()
     ));
+}
+
+/// A `hashedrekord` entry signed with a fresh key certified by `server`.
+async fn one_signed_entry(server: &SigilProcess) -> Value {
+    let token = tokens(&server.address, 1).await.remove(0);
+    let key = p256();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/api/v2/signingCert", server.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leaf = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let artifact = b"raced across replicas";
+    let digest = openssl::sha::sha256(artifact);
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    let signature = signer.sign_oneshot_to_vec(artifact).unwrap();
+    serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": digest.iter().map(|b| format!("{b:02x}")).collect::<String>()}},
+        "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(leaf)}}}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
