@@ -11,7 +11,7 @@ use crate::helpers::*;
 async fn every_certificate_and_log_entry_leaves_one_audit_line_without_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let served = SigilProcess::start(&["--dev"], &[], dir.path()).await;
-    let (token, chain) = dev_certificate(&served.address, "audited@example.com").await;
+    let (token, chain) = dev_certificate(&served.address, "audited@example.com", &p256()).await;
     // The issued certificate, submitted to the CT log from outside as well.
     let ders: Vec<String> = chain
         .iter()

@@ -86,7 +86,7 @@ async fn environment_overrides_the_config_file() {
         dir.path(),
     )
     .await;
-    let (_, chain) = dev_certificate(&served.address, "dev@sigil.localhost").await;
+    let (_, chain) = dev_certificate(&served.address, "dev@sigil.localhost", &p256()).await;
     let leaf = &chain[0];
     let leaf = openssl::x509::X509::from_pem(leaf.as_bytes()).unwrap();
     let diff = leaf.not_before().diff(leaf.not_after()).unwrap();

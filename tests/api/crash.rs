@@ -87,29 +87,57 @@ async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>
             while !*stop.lock().unwrap() {
                 n += 1;
                 let key = p256();
-                let body = serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))});
-                let Ok(response) = client.post(format!("{address}/api/v2/signingCert")).bearer_auth(&token).json(&body).send().await else { break };
-                *acked.lock().unwrap().statuses.entry(response.status().as_u16()).or_default() += 1;
-                // Only a complete 200 answer counts as acknowledged.
-                let Some(answer) = (if response.status() == 200 { response.json::<Value>().await.ok() } else { None }) else { continue };
-                let chain: Vec<String> = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-                    .as_array()
+                let body =
+                    serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))});
+                let Ok(response) = client
+                    .post(format!("{address}/api/v2/signingCert"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                *acked
+                    .lock()
                     .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap().to_owned())
-                    .collect();
+                    .statuses
+                    .entry(response.status().as_u16())
+                    .or_default() += 1;
+                // Only a complete 200 answer counts as acknowledged.
+                let Some(answer) = (if response.status() == 200 {
+                    response.json::<Value>().await.ok()
+                } else {
+                    None
+                }) else {
+                    continue;
+                };
+                let chain: Vec<String> =
+                    answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_owned())
+                        .collect();
                 let leaf = chain[0].clone();
                 acked.lock().unwrap().chains.push(chain);
                 if n % 2 == 0 {
-                    let artifact = format!("worker {w} artifact {n}");
-                    let digest = openssl::sha::sha256(artifact.as_bytes());
-                    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-                    let signature = signer.sign_oneshot_to_vec(artifact.as_bytes()).unwrap();
-                    let entry = serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-                        "data": {"hash": {"algorithm": "sha256", "value": digest.iter().map(|b| format!("{b:02x}")).collect::<String>()}},
-                        "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(&leaf)}}}});
-                    let Ok(response) = client.post(format!("{address}/api/v1/log/entries")).json(&entry).send().await else { break };
-                    *acked.lock().unwrap().statuses.entry(response.status().as_u16()).or_default() += 1;
+                    let entry =
+                        hashedrekord(&key, &leaf, format!("worker {w} artifact {n}").as_bytes());
+                    let Ok(response) = client
+                        .post(format!("{address}/api/v1/log/entries"))
+                        .json(&entry)
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    *acked
+                        .lock()
+                        .unwrap()
+                        .statuses
+                        .entry(response.status().as_u16())
+                        .or_default() += 1;
                     if response.status() == 201 {
                         if let Ok(created) = response.json::<Value>().await {
                             let uuid = created.as_object().unwrap().keys().next().unwrap().clone();
@@ -526,7 +554,9 @@ async fn two_processes_on_one_postgres_build_one_tree() {
 
     // One body sent ten times to each replica at once is one entry: the other 19 are told
     // where it is.
-    let entry = one_signed_entry(&a).await;
+    let key = p256();
+    let (_, chain) = dev_certificate(&a.address, "race@example.com", &key).await;
+    let entry = hashedrekord(&key, &chain[0], b"raced across replicas");
     let answers = futures_util::future::join_all((0..20).map(|i| {
         let address = if i % 2 == 0 { &a.address } else { &b.address };
         client
@@ -559,34 +589,6 @@ async fn two_processes_on_one_postgres_build_one_tree() {
         acked_b.chains.len(),
         uuids.len()
     ));
-}
-
-/// A `hashedrekord` entry signed with a fresh key certified by `server`.
-async fn one_signed_entry(server: &SigilProcess) -> Value {
-    let token = tokens(&server.address, 1).await.remove(0);
-    let key = p256();
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/api/v2/signingCert", server.address))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"certificateSigningRequest": STANDARD.encode(csr(&key))}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let leaf = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let artifact = b"raced across replicas";
-    let digest = openssl::sha::sha256(artifact);
-    let mut signer =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-    let signature = signer.sign_oneshot_to_vec(artifact).unwrap();
-    serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-        "data": {"hash": {"algorithm": "sha256", "value": digest.iter().map(|b| format!("{b:02x}")).collect::<String>()}},
-        "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(leaf)}}}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

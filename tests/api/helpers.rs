@@ -1145,9 +1145,29 @@ pub fn report(line: &str) {
     println!("{line}");
 }
 
+/// A hashedrekord request for `artifact` signed by `key`, with `cert_pem` as given.
+pub fn hashedrekord(key: &PKey<Private>, cert_pem: &str, artifact: &[u8]) -> Value {
+    let digest = openssl::sha::sha256(artifact);
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key).unwrap();
+    let signature = signer.sign_oneshot_to_vec(artifact).unwrap();
+    let digest_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest_hex}},
+            "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(cert_pem)}},
+        },
+    })
+}
+
 /// A dev-issuer token for `email` from the `serve --dev` server at `address`, and the PEM chain
-/// (leaf first) of a certificate issued with it.
-pub async fn dev_certificate(address: &str, email: &str) -> (String, Vec<String>) {
+/// (leaf first) of a certificate issued with it for `key`.
+pub async fn dev_certificate(
+    address: &str,
+    email: &str,
+    key: &PKey<Private>,
+) -> (String, Vec<String>) {
     let client = reqwest::Client::new();
     let token = get_json(&client, &format!("{address}/dev/oidc/token?email={email}"))
         .await
@@ -1155,7 +1175,7 @@ pub async fn dev_certificate(address: &str, email: &str) -> (String, Vec<String>
         .as_str()
         .unwrap()
         .to_owned();
-    let body = json!({"certificateSigningRequest": STANDARD.encode(csr(&p256()))});
+    let body = json!({"certificateSigningRequest": STANDARD.encode(csr(key))});
     let answer: Value = client
         .post(format!("{address}/api/v2/signingCert"))
         .bearer_auth(&token)

@@ -27,25 +27,6 @@ async fn certified_key(
     (key, chain[0].clone())
 }
 
-/// A hashedrekord request for `artifact` signed by `key`, with `cert_pem` as given.
-fn hashedrekord(
-    key: &openssl::pkey::PKey<openssl::pkey::Private>,
-    cert_pem: &str,
-    artifact: &[u8],
-) -> Value {
-    let digest = openssl::sha::sha256(artifact);
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key).unwrap();
-    let signature = signer.sign_oneshot_to_vec(artifact).unwrap();
-    json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex(&digest)}},
-            "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": STANDARD.encode(cert_pem)}},
-        },
-    })
-}
-
 /// Verifies one `{uuid: entry}` answer the way a client does, with the log's public key.
 fn verify_entry(answer: &Value, rekor_spki: &[u8]) -> (String, u64) {
     let (uuid, entry) = answer.as_object().unwrap().iter().next().unwrap();
