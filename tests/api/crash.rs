@@ -76,6 +76,16 @@ struct Acknowledged {
 
 /// Issues certificates from `workers` concurrent clients until `stop`, and for every other
 /// certificate uploads a signature to the Rekor log, as a signing client does.
+/// Counts one answer's status.
+fn count(acked: &Mutex<Acknowledged>, response: &reqwest::Response) {
+    *acked
+        .lock()
+        .unwrap()
+        .statuses
+        .entry(response.status().as_u16())
+        .or_default() += 1;
+}
+
 async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>>) -> Acknowledged {
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let mut tasks = Vec::new();
@@ -98,12 +108,7 @@ async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>
                 else {
                     break;
                 };
-                *acked
-                    .lock()
-                    .unwrap()
-                    .statuses
-                    .entry(response.status().as_u16())
-                    .or_default() += 1;
+                count(&acked, &response);
                 // Only a complete 200 answer counts as acknowledged.
                 let Some(answer) = (if response.status() == 200 {
                     response.json::<Value>().await.ok()
@@ -132,12 +137,7 @@ async fn burst(server: &SigilProcess, tokens: Vec<String>, stop: Arc<Mutex<bool>
                     else {
                         break;
                     };
-                    *acked
-                        .lock()
-                        .unwrap()
-                        .statuses
-                        .entry(response.status().as_u16())
-                        .or_default() += 1;
+                    count(&acked, &response);
                     if response.status() == 201 {
                         if let Ok(created) = response.json::<Value>().await {
                             let uuid = created.as_object().unwrap().keys().next().unwrap().clone();
