@@ -208,13 +208,14 @@ impl CtLog {
         let issuer = issuers
             .first()
             .ok_or_else(|| CtError::InvalidChain("a precertificate needs its issuer".into()))?;
-        if has_eku(issuer, PRECERT_SIGNING_EKU)? {
+        let issuer_cert = parse(issuer)?;
+        if has_eku(&issuer_cert, PRECERT_SIGNING_EKU) {
             return Err(CtError::InvalidChain(
                 "precertificates from a Precertificate Signing Certificate are not accepted".into(),
             ));
         }
         let entry = SignedEntry::Precert {
-            issuer_key_hash: sha256(parse(issuer)?.tbs_certificate.subject_pki.raw),
+            issuer_key_hash: sha256(issuer_cert.tbs_certificate.subject_pki.raw),
             tbs: tbs_without_poison(precert)?,
         };
         self.log_entry(entry, precert_chain_entry(precert, issuers), issuers)
@@ -364,13 +365,11 @@ fn has_poison(der: &[u8]) -> Result<bool, CtError> {
     }
 }
 
-fn has_eku(der: &[u8], oid: &str) -> Result<bool, CtError> {
-    let cert = parse(der)?;
-    Ok(cert
-        .extended_key_usage()
+fn has_eku(cert: &x509_parser::certificate::X509Certificate<'_>, oid: &str) -> bool {
+    cert.extended_key_usage()
         .ok()
         .flatten()
-        .is_some_and(|eku| eku.value.other.iter().any(|o| o.to_id_string() == oid)))
+        .is_some_and(|eku| eku.value.other.iter().any(|o| o.to_id_string() == oid))
 }
 
 /// The precertificate's TBSCertificate with the poison extension removed and every other byte

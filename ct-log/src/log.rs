@@ -308,25 +308,27 @@ impl Log {
                     break;
                 }
             };
-            let fresh: Vec<(NewEntry<'_>, u64)> = entries
-                .iter()
-                .zip(&hashes)
-                .zip(&placements)
-                .filter(|(_, p)| matches!(p, Placement::Append(_)))
-                .map(|((e, h), _)| {
-                    let entry = NewEntry {
-                        leaf_hash: h,
-                        leaf_input: &e.leaf_input,
-                        extra: &e.extra,
-                    };
-                    (entry, e.timestamp_ms)
+            let appended = || {
+                entries
+                    .iter()
+                    .zip(&hashes)
+                    .zip(&placements)
+                    .filter(|(_, p)| matches!(p, Placement::Append(_)))
+                    .map(|((e, h), _)| (e, h))
+            };
+            let fresh: Vec<NewEntry<'_>> = appended()
+                .map(|(e, h)| NewEntry {
+                    leaf_hash: h,
+                    leaf_input: &e.leaf_input,
+                    extra: &e.extra,
                 })
                 .collect();
             if fresh.is_empty() {
                 outcome = Ok((edge.range.size(), None, placements));
                 break;
             }
-            match self.commit(&edge, &fresh).await {
+            let newest_ms = appended().map(|(e, _)| e.timestamp_ms).max().unwrap_or(0);
+            match self.commit(&edge, &fresh, newest_ms).await {
                 Ok((next, head)) => {
                     *edge_slot = Some(next);
                     outcome = Ok((edge.range.size(), Some(Arc::new(head)), placements));
@@ -411,22 +413,22 @@ impl Log {
             .collect())
     }
 
-    /// Extends `edge` by `entries` (each with its own timestamp), signs, commits with
-    /// compare-and-swap, and keeps the written tiles for proofs.
+    /// Extends `edge` by `entries`, the newest of which is stamped `newest_ms`, signs, commits
+    /// with compare-and-swap, and keeps the written tiles for proofs.
     async fn commit(
         &self,
         edge: &Edge,
-        entries: &[(NewEntry<'_>, u64)],
+        entries: &[NewEntry<'_>],
+        newest_ms: u64,
     ) -> Result<(Edge, TreeHead), LogError> {
         let mut next = edge.clone();
-        let hashes: Vec<Hash> = entries.iter().map(|(e, _)| *e.leaf_hash).collect();
+        let hashes: Vec<Hash> = entries.iter().map(|e| *e.leaf_hash).collect();
         for h in &hashes {
             next.range.append(*h);
         }
         let tiles = next.tiles.append(&hashes);
         // RFC 6962 §3.5: the tree head is at least as recent as every timestamp in the tree.
-        let newest_entry = entries.iter().map(|(_, t)| *t).max().unwrap_or(0);
-        next.timestamp_ms = now_ms().max(edge.timestamp_ms).max(newest_entry);
+        next.timestamp_ms = now_ms().max(edge.timestamp_ms).max(newest_ms);
         let root = next.range.root();
         let (signature, note) = self
             .signer
@@ -439,9 +441,8 @@ impl Log {
             signature,
             note,
         };
-        let new: Vec<NewEntry<'_>> = entries.iter().map(|(e, _)| *e).collect();
         self.store
-            .append(&self.name, edge.range.size(), &new, &tiles, &head)
+            .append(&self.name, edge.range.size(), entries, &tiles, &head)
             .await?;
         for (id, hashes) in tiles {
             self.tiles.insert(id, Arc::new(hashes));
