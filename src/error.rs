@@ -104,9 +104,9 @@ impl ApiError {
 fn log_status(e: &LogError) -> StatusCode {
     match e {
         LogError::PoolFull | LogError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        LogError::Store(StoreError::Database(_) | StoreError::Conflict) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        LogError::Store(
+            StoreError::Database(_) | StoreError::Conflict | StoreError::IndexBehind(_),
+        ) => StatusCode::SERVICE_UNAVAILABLE,
         LogError::OutOfRange(_) => StatusCode::BAD_REQUEST,
         LogError::NotFound => StatusCode::NOT_FOUND,
         LogError::Duplicate(_) => StatusCode::CONFLICT,

@@ -233,7 +233,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
         if let Some(path) = &self.throwaway {
-            for suffix in ["", "-wal", "-shm"] {
+            let files = ["", "-wal", "-shm", ".hashes", ".hashes-wal", ".hashes-shm"];
+            for suffix in files {
                 let mut file = path.clone().into_os_string();
                 file.push(suffix);
                 let _ = std::fs::remove_file(file);

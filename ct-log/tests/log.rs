@@ -214,3 +214,92 @@ fn postgres_url() -> Option<String> {
         }
     }
 }
+
+/// SQLite keeps its leaf-hash index in a second file, `PATH.hashes`, filled off the commit path
+/// (`store/hash_index.rs`). Lookups are exact while entries are only in memory and once they
+/// are in the file, from a second store on the same database (another process), and after the
+/// file is deleted, when opening rebuilds it from `entries`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let url = format!("sqlite://{}", db.display());
+    let unique = LogOptions {
+        unique_leaves: true,
+        ..options()
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let rekor = open_with(&store, "rekor", unique.clone()).await;
+    let mut indices = submit_all(&rekor, 0, 300).await;
+    // CT appends a repeated leaf again; lookups name the first copy.
+    let ct = open(&store, "ct").await;
+    let first = ct.submit(entry(7)).await.unwrap().index;
+    let second = ct.submit(entry(7)).await.unwrap().index;
+    assert_eq!((first, second), (0, 1));
+    let seven = leaf_hash(&entry(7).leaf_input);
+
+    // Just committed: answered from memory.
+    expect_indexed(&rekor, &indices).await;
+    assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
+
+    // In the file.
+    store.settle_index().await.unwrap();
+    assert_eq!(file_rows(&db).await, 300 + 1);
+    expect_indexed(&rekor, &indices).await;
+    assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
+
+    // A second store on the same database sees what the first appends after it opened.
+    let other = Store::connect(&url).await.unwrap();
+    let other_rekor = open_with(&other, "rekor", unique.clone()).await;
+    indices.extend(submit_all(&rekor, 300, 50).await);
+    expect_indexed(&other_rekor, &indices).await;
+
+    // Deleted, the file is rebuilt from `entries` before the store opens.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
+    }
+    let rebuilt = Store::connect(&url).await.unwrap();
+    assert_eq!(file_rows(&db).await, 350 + 1);
+    expect_indexed(&open_with(&rebuilt, "rekor", unique).await, &indices).await;
+    assert_eq!(
+        open(&rebuilt, "ct")
+            .await
+            .index_of(&seven, 2)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Entry `i` is at `indices[i]`: `index_of` says so, and submitting it again is a duplicate of
+/// that index.
+async fn expect_indexed(log: &Arc<Log>, indices: &[u64]) {
+    let size = indices.len() as u64;
+    for (i, index) in indices.iter().enumerate() {
+        let hash = leaf_hash(&entry(i as u64).leaf_input);
+        assert_eq!(
+            log.index_of(&hash, size).await.unwrap(),
+            *index,
+            "entry {i}"
+        );
+    }
+    for i in [0, size / 2, size - 1] {
+        match log.submit(entry(i)).await {
+            Err(LogError::Duplicate(index)) => assert_eq!(index, indices[i as usize]),
+            other => panic!("entry {i}: expected a duplicate, got {other:?}"),
+        }
+    }
+}
+
+/// Rows in the leaf-hash index file of the database `db`.
+async fn file_rows(db: &std::path::Path) -> i64 {
+    let file = sqlx::SqlitePool::connect(&format!("sqlite://{}.hashes", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query_scalar("SELECT COUNT(*) FROM leaf_index")
+        .fetch_one(&file)
+        .await
+        .unwrap();
+    file.close().await;
+    rows
+}

@@ -12,8 +12,11 @@
 //!
 //! Several logs share one database; every row carries its log's name.
 
+mod hash_index;
 mod postgres;
 mod sqlite;
+
+pub use sqlite::SqliteStore;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,6 +32,10 @@ pub enum StoreError {
     /// The URL is not `sqlite://…` or `postgres://…`.
     #[error("unsupported storage URL (expected sqlite://PATH or postgres://…)")]
     Url,
+    /// The leaf-hash index file has fallen this many entries behind the log and is not
+    /// catching up (it cannot be written); commits wait for it rather than outgrow memory.
+    #[error("the leaf-hash index is {0} entries behind and not catching up")]
+    IndexBehind(usize),
     /// Stored data contradicts itself (a truncated tile, an unknown log).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -83,8 +90,8 @@ pub struct NewEntry<'a> {
 /// A database holding logs.
 #[derive(Clone, Debug)]
 pub enum Store {
-    /// An embedded SQLite file.
-    Sqlite(sqlx::SqlitePool),
+    /// An embedded SQLite file, with its leaf-hash index in a second file.
+    Sqlite(SqliteStore),
     /// A PostgreSQL database, possibly shared by several sigil processes.
     Postgres(sqlx::PgPool),
 }
@@ -104,7 +111,7 @@ impl Store {
     /// Creates the log's head row with `empty` if the log does not exist yet.
     pub async fn init_log(&self, log: &str, empty: &TreeHead) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::init_log(pool, log, empty).await,
+            Store::Sqlite(s) => sqlite::init_log(s, log, empty).await,
             Store::Postgres(pool) => postgres::init_log(pool, log, empty).await,
         }
     }
@@ -112,7 +119,7 @@ impl Store {
     /// The latest committed tree head.
     pub async fn head(&self, log: &str) -> Result<TreeHead, StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::head(pool, log).await,
+            Store::Sqlite(s) => sqlite::head(&s.pool, log).await,
             Store::Postgres(pool) => postgres::head(pool, log).await,
         }
     }
@@ -128,9 +135,7 @@ impl Store {
         head: &TreeHead,
     ) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => {
-                sqlite::append(pool, log, expected_size, entries, tiles, head).await
-            }
+            Store::Sqlite(s) => sqlite::append(s, log, expected_size, entries, tiles, head).await,
             Store::Postgres(pool) => {
                 postgres::append(pool, log, expected_size, entries, tiles, head).await
             }
@@ -144,7 +149,7 @@ impl Store {
         ids: &[TileId],
     ) -> Result<HashMap<TileId, Vec<Hash>>, StoreError> {
         let raw = match self {
-            Store::Sqlite(pool) => sqlite::tiles(pool, log, ids).await?,
+            Store::Sqlite(s) => sqlite::tiles(&s.pool, log, ids).await?,
             Store::Postgres(pool) => postgres::tiles(pool, log, ids).await?,
         };
         raw.into_iter()
@@ -160,7 +165,7 @@ impl Store {
         end: u64,
     ) -> Result<Vec<StoredEntry>, StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::entries(pool, log, start, end).await,
+            Store::Sqlite(s) => sqlite::entries(&s.pool, log, start, end).await,
             Store::Postgres(pool) => postgres::entries(pool, log, start, end).await,
         }
     }
@@ -172,15 +177,24 @@ impl Store {
         hashes: &[Hash],
     ) -> Result<HashMap<Hash, u64>, StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::indices_of(pool, log, hashes).await,
+            Store::Sqlite(s) => sqlite::indices_of(s, log, hashes).await,
             Store::Postgres(pool) => postgres::indices_of(pool, log, hashes).await,
+        }
+    }
+
+    /// Waits until every entry this process appended is in the leaf-hash index file (SQLite);
+    /// lookups never need this, benchmarks that time the indexer's work do.
+    pub async fn settle_index(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => sqlite::settle_index(s).await,
+            Store::Postgres(_) => Ok(()),
         }
     }
 
     /// Records certificates that logged chains reference, keyed by SHA-256 of their DER.
     pub async fn put_issuers(&self, certs: &[(Hash, Vec<u8>)]) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::put_issuers(pool, certs).await,
+            Store::Sqlite(s) => sqlite::put_issuers(&s.pool, certs).await,
             Store::Postgres(pool) => postgres::put_issuers(pool, certs).await,
         }
     }
@@ -188,7 +202,7 @@ impl Store {
     /// The DER of the issuer with this fingerprint.
     pub async fn issuer(&self, fingerprint: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlite::issuer(pool, fingerprint).await,
+            Store::Sqlite(s) => sqlite::issuer(&s.pool, fingerprint).await,
             Store::Postgres(pool) => postgres::issuer(pool, fingerprint).await,
         }
     }
@@ -196,7 +210,7 @@ impl Store {
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+            Store::Sqlite(s) => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ())?,
             Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
         }
         Ok(())

@@ -1,17 +1,27 @@
-//! The SQLite backend: one file, WAL, `synchronous=FULL`.
+//! The SQLite backend: one file, WAL, `synchronous=FULL`, and its leaf-hash index in a second
+//! file beside it (`hash_index.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use super::hash_index::HashIndex;
 use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
-pub(super) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
+/// The log database and its leaf-hash index.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(super) pool: SqlitePool,
+    hashes: Arc<HashIndex>,
+}
+
+pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
     if let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
@@ -29,11 +39,12 @@ pub(super) async fn connect(path: &str) -> Result<SqlitePool, StoreError> {
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok(pool)
+    let hashes = HashIndex::open(path, &pool).await?;
+    Ok(SqliteStore { pool, hashes })
 }
 
 pub(super) async fn init_log(
-    pool: &SqlitePool,
+    store: &SqliteStore,
     log: &str,
     empty: &TreeHead,
 ) -> Result<(), StoreError> {
@@ -47,9 +58,9 @@ pub(super) async fn init_log(
     .bind(empty.timestamp_ms as i64)
     .bind(&empty.signature)
     .bind(&empty.note)
-    .execute(pool)
+    .execute(&store.pool)
     .await?;
-    Ok(())
+    store.hashes.open_log(&store.pool, log).await
 }
 
 pub(super) async fn head(pool: &SqlitePool, log: &str) -> Result<TreeHead, StoreError> {
@@ -69,16 +80,20 @@ pub(super) async fn head(pool: &SqlitePool, log: &str) -> Result<TreeHead, Store
 }
 
 pub(super) async fn append(
-    pool: &SqlitePool,
+    store: &SqliteStore,
     log: &str,
     expected_size: u64,
     entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
+    store.hashes.wait_for_room(log).await?;
+    let mut conn = store.pool.acquire().await?;
     let result = append_on(&mut conn, log, expected_size, entries, tiles, head).await;
-    if result.is_err() {
+    if result.is_ok() {
+        let hashes = entries.iter().map(|e| e.leaf_hash);
+        store.hashes.appended(log, expected_size, hashes);
+    } else {
         // On SQLITE_FULL or an I/O error SQLite may roll the transaction back by itself, and
         // the driver's record of the connection's transaction state is then wrong: reused, the
         // connection would hold the write lock forever. A connection whose batch failed is
@@ -194,28 +209,17 @@ pub(super) async fn entries(
 }
 
 pub(super) async fn indices_of(
-    pool: &SqlitePool,
+    store: &SqliteStore,
     log: &str,
     hashes: &[Hash],
 ) -> Result<HashMap<Hash, u64>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in hashes.chunks(INSERT_CHUNK) {
-        // Without the hint SQLite answers MIN(idx) by walking the primary key in order until
-        // a hash matches: a scan of the whole log for every hash that is not there.
-        let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT leaf_hash, MIN(idx) FROM entries INDEXED BY entries_by_hash WHERE log = ",
-        );
-        select.push_bind(log).push(" AND leaf_hash IN (");
-        let mut list = select.separated(", ");
-        for hash in chunk {
-            list.push_bind(&hash[..]);
-        }
-        select.push(") GROUP BY leaf_hash");
-        for row in select.build().fetch_all(pool).await? {
-            found.insert(to_hash(row.get(0))?, row.get::<i64, _>(1) as u64);
-        }
-    }
-    Ok(found)
+    let size = head(&store.pool, log).await?.size;
+    store.hashes.lookup(&store.pool, log, size, hashes).await
+}
+
+/// Waits until the leaf-hash index file holds every entry this process knows of.
+pub(super) async fn settle_index(store: &SqliteStore) -> Result<(), StoreError> {
+    store.hashes.settle().await
 }
 
 pub(super) async fn put_issuers(

@@ -1,0 +1,411 @@
+//! The SQLite backend's leaf-hash index, kept off the commit path.
+//!
+//! In a B-tree keyed by random hashes, every new key lands on its own page once the index is
+//! much larger than a batch. Maintained inside each commit, the index made every entry of a
+//! 10-million-entry log write one 4 KiB page to the WAL and again at checkpoint, and such a log
+//! appended at 44% of an empty one's rate. Here commits write no index at all: a background
+//! indexer moves committed entries into a separate SQLite file (`PATH.hashes`, so its writes
+//! never hold the log's write lock) in large transactions sorted by hash, where neighbouring
+//! keys share pages; entries it has not reached yet are answered from memory.
+//!
+//! Like Sunlight's and Tessera's deduplication caches, the file is derived data: `entries` stays
+//! the only record, and whatever the file lacks (after a crash, an upgrade, or if it is deleted)
+//! is re-indexed from `entries` when the store opens. Unlike those caches, lookups stay exact,
+//! which Rekor's duplicate rule and `get-proof-by-hash` need:
+//! - entries `[0, indexed)` of a log are in the file, `[indexed, known)` in the in-memory tail;
+//! - a lookup first extends the tail to the stored tree size (another process may share the
+//!   database), reads the tail, and only then the file;
+//! - the indexer commits to the file before it drops entries from the tail, so a committed
+//!   entry is in at least one of the two when they are read in that order.
+
+use std::collections::{HashMap, VecDeque};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tokio::sync::Notify;
+
+use super::{INSERT_CHUNK, StoreError, to_hash};
+use crate::rfc6962::Hash;
+
+/// Under load the indexer waits until a tail holds this many entries: a larger transaction
+/// shares more pages between keys (on a 10-million-entry index, 65,536 sorted keys dirty about
+/// 0.7 pages each, against one page each when inserted a batch at a time).
+const INDEX_BATCH: usize = 65_536;
+
+/// Most entries written in one transaction, when the indexer has fallen behind.
+const MAX_WRITE: usize = 2 * INDEX_BATCH;
+
+/// Most entries a log's tail may hold (about 80 bytes each in memory). A commit that finds the
+/// tail this long waits for the indexer, and fails after `BACKLOG_WAIT`.
+const MAX_TAIL: usize = 4 * INDEX_BATCH;
+const BACKLOG_WAIT: Duration = Duration::from_secs(5);
+
+/// Page cache of the lookup connection.
+const READER_CACHE_KIB: u32 = 16 * 1024;
+
+/// How long a tail shorter than `INDEX_BATCH` may wait for the indexer.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// How often an idle indexer wakes without being told of a commit.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// The entries of one log that are committed but not yet in the file.
+#[derive(Debug, Default)]
+struct Tail {
+    /// Entries below this index are in the file.
+    indexed: u64,
+    /// Leaf hashes of entries `[indexed, indexed + len)`.
+    hashes: VecDeque<Hash>,
+    /// The lowest index of each hash in `hashes`.
+    positions: HashMap<Hash, u64>,
+}
+
+impl Tail {
+    fn starting_at(indexed: u64) -> Tail {
+        Tail {
+            indexed,
+            ..Tail::default()
+        }
+    }
+
+    /// One past the last entry the tail knows of.
+    fn known(&self) -> u64 {
+        self.indexed + self.hashes.len() as u64
+    }
+
+    fn push(&mut self, hash: Hash) {
+        let index = self.known();
+        self.positions.entry(hash).or_insert(index);
+        self.hashes.push_back(hash);
+    }
+
+    /// Forgets the first `n` entries, which the file now holds.
+    fn drain(&mut self, n: usize) {
+        for (i, hash) in self.hashes.drain(..n).enumerate() {
+            if self.positions.get(&hash) == Some(&(self.indexed + i as u64)) {
+                self.positions.remove(&hash);
+            }
+        }
+        self.indexed += n as u64;
+    }
+}
+
+/// The index file and the tails of every log in the database.
+#[derive(Debug)]
+pub(super) struct HashIndex {
+    /// Writes (the indexer) and watermark reads.
+    file: SqlitePool,
+    /// Lookups.
+    reader: SqlitePool,
+    tails: Mutex<HashMap<String, Tail>>,
+    /// Wakes the indexer: a commit added entries.
+    work: Arc<Notify>,
+    /// Wakes committers waiting for room: the indexer finished a pass.
+    drained: Notify,
+    /// Set by [`HashIndex::settle`]: the next pass takes tails of any length.
+    flush: AtomicBool,
+}
+
+impl HashIndex {
+    /// Opens `PATH.hashes` beside the log database `path`, indexes what the file lacks, and
+    /// starts the indexer.
+    pub(super) async fn open(path: &str, logs: &SqlitePool) -> Result<Arc<HashIndex>, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}.hashes"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // The file is rebuilt from `entries` where it falls short, so a commit lost to a
+            // power failure costs re-indexing, never a wrong answer; no fsync per transaction.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let file = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite-hashes")
+            .run(&file)
+            .await?;
+        // Lookups have their own connection, whose cache holds the B-tree's interior pages (about
+        // 6 MiB at 10 million entries): a probe then reads one leaf page. The indexer's sorted
+        // inserts need no such cache.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("cache_size", format!("-{}", READER_CACHE_KIB)))
+            .await?;
+        let index = Arc::new(HashIndex {
+            file,
+            reader,
+            tails: Mutex::new(HashMap::new()),
+            work: Arc::new(Notify::new()),
+            drained: Notify::new(),
+            flush: AtomicBool::new(false),
+        });
+        for row in sqlx::query("SELECT log, size FROM tree_heads")
+            .fetch_all(logs)
+            .await?
+        {
+            let (log, size): (String, i64) = (row.get(0), row.get(1));
+            index.catch_up(logs, &log, size as u64).await?;
+        }
+        tokio::spawn(run_indexer(Arc::downgrade(&index), index.work.clone()));
+        Ok(index)
+    }
+
+    /// Writes entries `[indexed, size)` of `log` from `entries` to the file, in bounded
+    /// batches, and starts the log's tail at `size`.
+    async fn catch_up(&self, logs: &SqlitePool, log: &str, size: u64) -> Result<(), StoreError> {
+        let mut indexed = self.indexed(log).await?;
+        while indexed < size {
+            let end = size.min(indexed + INDEX_BATCH as u64);
+            let hashes = leaf_hashes(logs, log, indexed, end).await?;
+            self.write(log, indexed, &hashes).await?;
+            indexed = end;
+        }
+        self.tails()?
+            .entry(log.to_owned())
+            .or_insert_with(|| Tail::starting_at(indexed));
+        Ok(())
+    }
+
+    /// Starts tracking `log` (just created, or created by another process): indexes what the
+    /// file lacks of it, so that its tail starts at its stored size.
+    pub(super) async fn open_log(&self, logs: &SqlitePool, log: &str) -> Result<(), StoreError> {
+        if self.tails()?.contains_key(log) {
+            return Ok(());
+        }
+        let size: i64 = sqlx::query_scalar("SELECT size FROM tree_heads WHERE log = ?")
+            .bind(log)
+            .fetch_one(logs)
+            .await?;
+        self.catch_up(logs, log, size as u64).await
+    }
+
+    /// How many entries of `log` the file holds.
+    async fn indexed(&self, log: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT indexed FROM watermarks WHERE log = ?")
+            .bind(log)
+            .fetch_optional(&self.file)
+            .await?;
+        Ok(row.map_or(0, |r| r.get::<i64, _>(0) as u64))
+    }
+
+    fn tails(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Tail>>, StoreError> {
+        self.tails
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the hash index's tail lock is poisoned".into()))
+    }
+
+    /// Waits until `log`'s tail has room for a commit; fails if the indexer does not make room
+    /// within `BACKLOG_WAIT` (its file is failing).
+    pub(super) async fn wait_for_room(&self, log: &str) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + BACKLOG_WAIT;
+        loop {
+            let drained = self.drained.notified();
+            let backlog = self.tails()?.get(log).map_or(0, |t| t.hashes.len());
+            if backlog < MAX_TAIL {
+                return Ok(());
+            }
+            self.work.notify_one();
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return Err(StoreError::IndexBehind(backlog));
+            }
+        }
+    }
+
+    /// Records entries just committed at `first..`; a tail that does not end at `first` (the
+    /// log was opened elsewhere, or another process appended) is extended by the next lookup.
+    pub(super) fn appended<'a>(
+        &self,
+        log: &str,
+        first: u64,
+        hashes: impl Iterator<Item = &'a Hash>,
+    ) {
+        let mut tails = self.tails.lock().ok();
+        let tail = tails.as_mut().and_then(|t| t.get_mut(log));
+        if let Some(tail) = tail.filter(|t| t.known() == first) {
+            hashes.for_each(|h| tail.push(*h));
+        }
+        drop(tails);
+        self.work.notify_one();
+    }
+
+    /// The lowest stored index of each of `hashes` in `log`, whose stored size is `size`.
+    pub(super) async fn lookup(
+        &self,
+        logs: &SqlitePool,
+        log: &str,
+        size: u64,
+        hashes: &[Hash],
+    ) -> Result<HashMap<Hash, u64>, StoreError> {
+        self.extend_tail(logs, log, size).await?;
+        // The tail before the file: see the module comment.
+        let mut found: HashMap<Hash, u64> = {
+            let tails = self.tails()?;
+            let tail = tails.get(log);
+            hashes
+                .iter()
+                .filter_map(|h| Some((*h, *tail?.positions.get(h)?)))
+                .collect()
+        };
+        for chunk in hashes.chunks(INSERT_CHUNK) {
+            let mut select: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT leaf_hash, idx FROM leaf_index WHERE log = ");
+            select.push_bind(log).push(" AND leaf_hash IN (");
+            let mut list = select.separated(", ");
+            for hash in chunk {
+                list.push_bind(&hash[..]);
+            }
+            select.push(")");
+            for row in select.build().fetch_all(&self.reader).await? {
+                let (hash, index) = (to_hash(row.get(0))?, row.get::<i64, _>(1) as u64);
+                let lowest = found.entry(hash).or_insert(index);
+                *lowest = (*lowest).min(index);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Brings `log`'s tail up to `size` from `entries` (after a restart, or entries another
+    /// process appended).
+    async fn extend_tail(&self, logs: &SqlitePool, log: &str, size: u64) -> Result<(), StoreError> {
+        self.open_log(logs, log).await?;
+        let Some(known) = self.tails()?.get(log).map(Tail::known) else {
+            return Ok(());
+        };
+        if known >= size {
+            return Ok(());
+        }
+        let hashes = leaf_hashes(logs, log, known, size).await?;
+        if let Some(tail) = self.tails()?.get_mut(log).filter(|t| t.known() == known) {
+            hashes.into_iter().for_each(|h| tail.push(h));
+        }
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Writes up to `MAX_WRITE` entries of each tail that holds at least `min` to the file;
+    /// returns whether it wrote any.
+    async fn index_pass(&self, min: usize) -> Result<bool, StoreError> {
+        let work: Vec<(String, u64, Vec<Hash>)> = self
+            .tails()?
+            .iter()
+            .filter(|(_, t)| !t.hashes.is_empty() && t.hashes.len() >= min)
+            .map(|(log, t)| {
+                let n = t.hashes.len().min(MAX_WRITE);
+                (
+                    log.clone(),
+                    t.indexed,
+                    t.hashes.range(..n).copied().collect(),
+                )
+            })
+            .collect();
+        for (log, first, hashes) in &work {
+            self.write(log, *first, hashes).await?;
+            if let Some(tail) = self.tails()?.get_mut(log).filter(|t| t.indexed == *first) {
+                tail.drain(hashes.len());
+            }
+        }
+        self.drained.notify_waiters();
+        Ok(!work.is_empty())
+    }
+
+    /// Writes entries `first..` of `log` to the file in one transaction, sorted by hash, and
+    /// advances the log's watermark past them.
+    async fn write(&self, log: &str, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+        let mut rows: Vec<(&Hash, u64)> = hashes.iter().zip(first..).collect();
+        // Sorted by hash, then index: the first of equal hashes inserted is the lowest index,
+        // which `OR IGNORE` keeps.
+        rows.sort_unstable();
+        let mut tx = self.file.begin().await?;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut insert: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT OR IGNORE INTO leaf_index (log, leaf_hash, idx) ");
+            insert.push_values(chunk, |mut row, (hash, index)| {
+                row.push_bind(log)
+                    .push_bind(&hash[..])
+                    .push_bind(*index as i64);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO watermarks (log, indexed) VALUES (?, ?) \
+             ON CONFLICT (log) DO UPDATE SET indexed = MAX(indexed, excluded.indexed)",
+        )
+        .bind(log)
+        .bind((first + hashes.len() as u64) as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Waits until every entry this process knows of is in the file.
+    pub(super) async fn settle(&self) -> Result<(), StoreError> {
+        loop {
+            let drained = self.drained.notified();
+            if self.tails()?.values().all(|t| t.hashes.is_empty()) {
+                return Ok(());
+            }
+            self.flush.store(true, Ordering::Relaxed);
+            self.work.notify_one();
+            drained.await;
+        }
+    }
+}
+
+/// Indexes full batches as commits announce them, and shorter tails once `LINGER` has passed
+/// since the last pass. Ends when the store is dropped.
+async fn run_indexer(index: Weak<HashIndex>, work: Arc<Notify>) {
+    let mut last_pass = tokio::time::Instant::now();
+    loop {
+        let _ = tokio::time::timeout(IDLE, work.notified()).await;
+        let Some(index) = index.upgrade() else {
+            return;
+        };
+        let flush = index.flush.swap(false, Ordering::Relaxed);
+        let min = if flush || last_pass.elapsed() >= LINGER {
+            1
+        } else {
+            INDEX_BATCH
+        };
+        match index.index_pass(min).await {
+            Ok(true) => {
+                last_pass = tokio::time::Instant::now();
+                // More may be waiting.
+                index.work.notify_one();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "writing the leaf-hash index failed; retrying");
+                drop(index);
+                tokio::time::sleep(IDLE).await;
+            }
+        }
+    }
+}
+
+/// Leaf hashes of entries `[start, end)` of `log`, in order.
+async fn leaf_hashes(
+    logs: &SqlitePool,
+    log: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT leaf_hash FROM entries WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    )
+    .bind(log)
+    .bind(start as i64)
+    .bind(end as i64)
+    .fetch_all(logs)
+    .await?;
+    if rows.len() as u64 != end - start {
+        return Err(StoreError::Corrupt(format!(
+            "log `{log}`: entries [{start}, {end}) are not all stored"
+        )));
+    }
+    rows.into_iter().map(|r| to_hash(r.get(0))).collect()
+}
