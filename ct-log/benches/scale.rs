@@ -1,6 +1,7 @@
 //! Does the log slow down as it grows? Appends to an empty SQLite log and to one of
 //! `SIGIL_SCALE_ENTRIES` entries (default 10 million) are timed the same way, and inclusion
-//! proofs are timed at both sizes from a cold tile cache.
+//! proofs are timed at both sizes from a cold tile cache. Last, the leaf-hash index file is
+//! deleted and rebuilt from the log, as when upgrading from a version without it.
 //!
 //! `cargo bench -p sigil-ctlog --bench scale` (about 6 GB of disk in `SIGIL_SCALE_DIR`, default
 //! `target/scale`, removed afterwards). The log has unique leaves, so every batch also pays
@@ -194,6 +195,21 @@ async fn main() {
     println!(
         "log of {total}: {full_rate:.0} appends/s ({:.0}% of the empty log's rate); proof at {size}: {large_proof:?} ({large_hashes} hashes)",
         100.0 * full_rate / empty_rate
+    );
+
+    // An upgrade from a version without the index file, or a deleted file: opening the store
+    // rebuilds it from `entries` before it serves.
+    let db = dir.join("scale.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
+    }
+    let started = Instant::now();
+    Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    println!(
+        "hash index of {size} entries rebuilt from the log in {:.1?}",
+        started.elapsed()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

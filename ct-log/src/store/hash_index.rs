@@ -176,11 +176,8 @@ impl HashIndex {
         if self.tails()?.contains_key(log) {
             return Ok(());
         }
-        let size: i64 = sqlx::query_scalar("SELECT size FROM tree_heads WHERE log = ?")
-            .bind(log)
-            .fetch_one(logs)
-            .await?;
-        self.catch_up(logs, log, size as u64).await
+        self.catch_up(logs, log, stored_size(logs, log).await?)
+            .await
     }
 
     /// How many entries of `log` the file holds.
@@ -232,15 +229,15 @@ impl HashIndex {
         self.work.notify_one();
     }
 
-    /// The lowest stored index of each of `hashes` in `log`, whose stored size is `size`.
+    /// The lowest stored index of each of `hashes` in `log`.
     pub(super) async fn lookup(
         &self,
         logs: &SqlitePool,
         log: &str,
-        size: u64,
         hashes: &[Hash],
     ) -> Result<HashMap<Hash, u64>, StoreError> {
-        self.extend_tail(logs, log, size).await?;
+        self.extend_tail(logs, log, stored_size(logs, log).await?)
+            .await?;
         // The tail before the file: see the module comment.
         let mut found: HashMap<Hash, u64> = {
             let tails = self.tails()?;
@@ -385,6 +382,15 @@ async fn run_indexer(index: Weak<HashIndex>, work: Arc<Notify>) {
             }
         }
     }
+}
+
+/// The committed tree size of `log`.
+async fn stored_size(logs: &SqlitePool, log: &str) -> Result<u64, StoreError> {
+    let size: i64 = sqlx::query_scalar("SELECT size FROM tree_heads WHERE log = ?")
+        .bind(log)
+        .fetch_one(logs)
+        .await?;
+    Ok(size as u64)
 }
 
 /// Leaf hashes of entries `[start, end)` of `log`, in order.

@@ -213,8 +213,7 @@ pub(super) async fn indices_of(
     log: &str,
     hashes: &[Hash],
 ) -> Result<HashMap<Hash, u64>, StoreError> {
-    let size = head(&store.pool, log).await?.size;
-    store.hashes.lookup(&store.pool, log, size, hashes).await
+    store.hashes.lookup(&store.pool, log, hashes).await
 }
 
 /// Waits until the leaf-hash index file holds every entry this process knows of.
