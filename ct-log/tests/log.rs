@@ -217,8 +217,9 @@ fn postgres_url() -> Option<String> {
 
 /// SQLite keeps its leaf-hash index in a second file, `PATH.hashes`, filled off the commit path
 /// (`store/hash_index.rs`). Lookups are exact while entries are only in memory and once they
-/// are in the file, from a second store on the same database (another process), and after the
-/// file is deleted, when opening rebuilds it from `entries`.
+/// are in the file, from a second store on the same database (another process) whose commits
+/// leave a gap in the first one's record, and after the file is deleted, when opening rebuilds
+/// it from `entries`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
@@ -253,13 +254,20 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     let other_rekor = open_with(&other, "rekor", unique.clone()).await;
     indices.extend(submit_all(&rekor, 300, 50).await);
     expect_indexed(&other_rekor, &indices).await;
+    // Both append to the CT log, which looks nothing up before it commits: the first store's
+    // record of it now has a gap, which its indexer fills from `entries`.
+    submit_all(&open(&other, "ct").await, 1000, 20).await;
+    submit_all(&ct, 2000, 10).await;
+    store.settle_index().await.unwrap();
+    other.settle_index().await.unwrap();
+    assert_eq!(file_rows(&db).await, 350 + 1 + 30);
 
     // Deleted, the file is rebuilt from `entries` before the store opens.
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
     }
     let rebuilt = Store::connect(&url).await.unwrap();
-    assert_eq!(file_rows(&db).await, 350 + 1);
+    assert_eq!(file_rows(&db).await, 350 + 1 + 30);
     expect_indexed(&open_with(&rebuilt, "rekor", unique).await, &indices).await;
     assert_eq!(
         open(&rebuilt, "ct")

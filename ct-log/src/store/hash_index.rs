@@ -62,6 +62,8 @@ struct Tail {
     hashes: VecDeque<Hash>,
     /// The lowest index of each hash in `hashes`.
     positions: HashMap<Hash, u64>,
+    /// Entries after `hashes` were committed by another process.
+    gap: bool,
 }
 
 impl Tail {
@@ -97,6 +99,8 @@ impl Tail {
 /// The index file and the tails of every log in the database.
 #[derive(Debug)]
 pub(super) struct HashIndex {
+    /// The log database, whose `entries` the file is derived from.
+    logs: SqlitePool,
     /// Writes (the indexer) and watermark reads.
     file: SqlitePool,
     /// Lookups.
@@ -113,7 +117,7 @@ pub(super) struct HashIndex {
 impl HashIndex {
     /// Opens `PATH.hashes` beside the log database `path`, indexes what the file lacks, and
     /// starts the indexer.
-    pub(super) async fn open(path: &str, logs: &SqlitePool) -> Result<Arc<HashIndex>, StoreError> {
+    pub(super) async fn open(path: &str, logs: SqlitePool) -> Result<Arc<HashIndex>, StoreError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}.hashes"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -136,6 +140,7 @@ impl HashIndex {
             .connect_with(options.pragma("cache_size", format!("-{}", READER_CACHE_KIB)))
             .await?;
         let index = Arc::new(HashIndex {
+            logs,
             file,
             reader,
             tails: Mutex::new(HashMap::new()),
@@ -144,11 +149,11 @@ impl HashIndex {
             flush: AtomicBool::new(false),
         });
         for row in sqlx::query("SELECT log, size FROM tree_heads")
-            .fetch_all(logs)
+            .fetch_all(&index.logs)
             .await?
         {
             let (log, size): (String, i64) = (row.get(0), row.get(1));
-            index.catch_up(logs, &log, size as u64).await?;
+            index.catch_up(&log, size as u64).await?;
         }
         tokio::spawn(run_indexer(Arc::downgrade(&index), index.work.clone()));
         Ok(index)
@@ -156,11 +161,11 @@ impl HashIndex {
 
     /// Writes entries `[indexed, size)` of `log` from `entries` to the file, in bounded
     /// batches, and starts the log's tail at `size`.
-    async fn catch_up(&self, logs: &SqlitePool, log: &str, size: u64) -> Result<(), StoreError> {
+    async fn catch_up(&self, log: &str, size: u64) -> Result<(), StoreError> {
         let mut indexed = self.indexed(log).await?;
         while indexed < size {
             let end = size.min(indexed + INDEX_BATCH as u64);
-            let hashes = leaf_hashes(logs, log, indexed, end).await?;
+            let hashes = leaf_hashes(&self.logs, log, indexed, end).await?;
             self.write(log, indexed, &hashes).await?;
             indexed = end;
         }
@@ -172,11 +177,11 @@ impl HashIndex {
 
     /// Starts tracking `log` (just created, or created by another process): indexes what the
     /// file lacks of it, so that its tail starts at its stored size.
-    pub(super) async fn open_log(&self, logs: &SqlitePool, log: &str) -> Result<(), StoreError> {
+    pub(super) async fn open_log(&self, log: &str) -> Result<(), StoreError> {
         if self.tails()?.contains_key(log) {
             return Ok(());
         }
-        self.catch_up(logs, log, stored_size(logs, log).await?)
+        self.catch_up(log, stored_size(&self.logs, log).await?)
             .await
     }
 
@@ -212,8 +217,9 @@ impl HashIndex {
         }
     }
 
-    /// Records entries just committed at `first..`; a tail that does not end at `first` (the
-    /// log was opened elsewhere, or another process appended) is extended by the next lookup.
+    /// Records entries just committed at `first..`. A tail that does not end at `first`
+    /// (another process appended in between) is marked, and extended from `entries` by the
+    /// next lookup or indexer pass.
     pub(super) fn appended<'a>(
         &self,
         log: &str,
@@ -222,8 +228,10 @@ impl HashIndex {
     ) {
         let mut tails = self.tails.lock().ok();
         let tail = tails.as_mut().and_then(|t| t.get_mut(log));
-        if let Some(tail) = tail.filter(|t| t.known() == first) {
-            hashes.for_each(|h| tail.push(*h));
+        match tail {
+            Some(tail) if tail.known() == first => hashes.for_each(|h| tail.push(*h)),
+            Some(tail) => tail.gap = true,
+            None => {}
         }
         drop(tails);
         self.work.notify_one();
@@ -232,12 +240,10 @@ impl HashIndex {
     /// The lowest stored index of each of `hashes` in `log`.
     pub(super) async fn lookup(
         &self,
-        logs: &SqlitePool,
         log: &str,
         hashes: &[Hash],
     ) -> Result<HashMap<Hash, u64>, StoreError> {
-        self.extend_tail(logs, log, stored_size(logs, log).await?)
-            .await?;
+        self.extend_tail(log).await?;
         // The tail before the file: see the module comment.
         let mut found: HashMap<Hash, u64> = {
             let tails = self.tails()?;
@@ -265,19 +271,21 @@ impl HashIndex {
         Ok(found)
     }
 
-    /// Brings `log`'s tail up to `size` from `entries` (after a restart, or entries another
-    /// process appended).
-    async fn extend_tail(&self, logs: &SqlitePool, log: &str, size: u64) -> Result<(), StoreError> {
-        self.open_log(logs, log).await?;
+    /// Brings `log`'s tail up to the stored tree size from `entries` (after a restart, or
+    /// entries another process appended).
+    async fn extend_tail(&self, log: &str) -> Result<(), StoreError> {
+        self.open_log(log).await?;
+        let size = stored_size(&self.logs, log).await?;
         let Some(known) = self.tails()?.get(log).map(Tail::known) else {
             return Ok(());
         };
         if known >= size {
             return Ok(());
         }
-        let hashes = leaf_hashes(logs, log, known, size).await?;
+        let hashes = leaf_hashes(&self.logs, log, known, size).await?;
         if let Some(tail) = self.tails()?.get_mut(log).filter(|t| t.known() == known) {
             hashes.into_iter().for_each(|h| tail.push(h));
+            tail.gap = false;
         }
         self.work.notify_one();
         Ok(())
@@ -286,6 +294,15 @@ impl HashIndex {
     /// Writes up to `MAX_WRITE` entries of each tail that holds at least `min` to the file;
     /// returns whether it wrote any.
     async fn index_pass(&self, min: usize) -> Result<bool, StoreError> {
+        let gaps: Vec<String> = self
+            .tails()?
+            .iter()
+            .filter(|(_, t)| t.gap)
+            .map(|(log, _)| log.clone())
+            .collect();
+        for log in gaps {
+            self.extend_tail(&log).await?;
+        }
         let work: Vec<(String, u64, Vec<Hash>)> = self
             .tails()?
             .iter()
@@ -343,7 +360,11 @@ impl HashIndex {
     pub(super) async fn settle(&self) -> Result<(), StoreError> {
         loop {
             let drained = self.drained.notified();
-            if self.tails()?.values().all(|t| t.hashes.is_empty()) {
+            if self
+                .tails()?
+                .values()
+                .all(|t| t.hashes.is_empty() && !t.gap)
+            {
                 return Ok(());
             }
             self.flush.store(true, Ordering::Relaxed);

@@ -39,7 +39,7 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    let hashes = HashIndex::open(path, &pool).await?;
+    let hashes = HashIndex::open(path, pool.clone()).await?;
     Ok(SqliteStore { pool, hashes })
 }
 
@@ -60,7 +60,7 @@ pub(super) async fn init_log(
     .bind(&empty.note)
     .execute(&store.pool)
     .await?;
-    store.hashes.open_log(&store.pool, log).await
+    store.hashes.open_log(log).await
 }
 
 pub(super) async fn head(pool: &SqlitePool, log: &str) -> Result<TreeHead, StoreError> {
@@ -213,7 +213,7 @@ pub(super) async fn indices_of(
     log: &str,
     hashes: &[Hash],
 ) -> Result<HashMap<Hash, u64>, StoreError> {
-    store.hashes.lookup(&store.pool, log, hashes).await
+    store.hashes.lookup(log, hashes).await
 }
 
 /// Waits until the leaf-hash index file holds every entry this process knows of.
