@@ -28,6 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
 
+use super::sqlite::{leaf_hashes, stored_size, stored_sizes};
 use super::{INSERT_CHUNK, StoreError, to_hash};
 use crate::rfc6962::Hash;
 
@@ -148,12 +149,8 @@ impl HashIndex {
             drained: Notify::new(),
             flush: AtomicBool::new(false),
         });
-        for row in sqlx::query("SELECT log, size FROM tree_heads")
-            .fetch_all(&index.logs)
-            .await?
-        {
-            let (log, size): (String, i64) = (row.get(0), row.get(1));
-            index.catch_up(&log, size as u64).await?;
+        for (log, size) in stored_sizes(&index.logs).await? {
+            index.catch_up(&log, size).await?;
         }
         tokio::spawn(run_indexer(Arc::downgrade(&index), index.work.clone()));
         Ok(index)
@@ -342,7 +339,14 @@ impl HashIndex {
                     .push_bind(&hash[..])
                     .push_bind(*index as i64);
             });
-            insert.build().execute(&mut *tx).await?;
+            // Each shorter last chunk is new SQL: cached, hundreds of them would hold about
+            // 0.4 MiB each for the life of the connection.
+            let persistent = chunk.len() == INSERT_CHUNK;
+            insert
+                .build()
+                .persistent(persistent)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO watermarks (log, indexed) VALUES (?, ?) \
@@ -403,36 +407,4 @@ async fn run_indexer(index: Weak<HashIndex>, work: Arc<Notify>) {
             }
         }
     }
-}
-
-/// The committed tree size of `log`.
-async fn stored_size(logs: &SqlitePool, log: &str) -> Result<u64, StoreError> {
-    let size: i64 = sqlx::query_scalar("SELECT size FROM tree_heads WHERE log = ?")
-        .bind(log)
-        .fetch_one(logs)
-        .await?;
-    Ok(size as u64)
-}
-
-/// Leaf hashes of entries `[start, end)` of `log`, in order.
-async fn leaf_hashes(
-    logs: &SqlitePool,
-    log: &str,
-    start: u64,
-    end: u64,
-) -> Result<Vec<Hash>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT leaf_hash FROM entries WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx",
-    )
-    .bind(log)
-    .bind(start as i64)
-    .bind(end as i64)
-    .fetch_all(logs)
-    .await?;
-    if rows.len() as u64 != end - start {
-        return Err(StoreError::Corrupt(format!(
-            "log `{log}`: entries [{start}, {end}) are not all stored"
-        )));
-    }
-    rows.into_iter().map(|r| to_hash(r.get(0))).collect()
 }

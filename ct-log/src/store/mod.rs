@@ -9,6 +9,9 @@
 //!   [`StoreError::Conflict`]. Several processes may therefore share one database without
 //!   forking a log: the loser re-reads the head and re-bases its batch.
 //! - Reads see only committed data.
+//! - [`Store::indices_of`] sees every committed entry. PostgreSQL indexes leaf hashes in the
+//!   appending transaction; SQLite does it in the background (`hash_index.rs`) and answers the
+//!   entries not yet indexed from memory.
 //!
 //! Several logs share one database; every row carries its log's name.
 

@@ -208,6 +208,49 @@ pub(super) async fn entries(
         .collect()
 }
 
+/// Every log in the database, with its committed tree size.
+pub(super) async fn stored_sizes(logs: &SqlitePool) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = sqlx::query("SELECT log, size FROM tree_heads")
+        .fetch_all(logs)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get(0), r.get::<i64, _>(1) as u64))
+        .collect())
+}
+
+/// The committed tree size of `log`.
+pub(super) async fn stored_size(logs: &SqlitePool, log: &str) -> Result<u64, StoreError> {
+    let size: i64 = sqlx::query_scalar("SELECT size FROM tree_heads WHERE log = ?")
+        .bind(log)
+        .fetch_one(logs)
+        .await?;
+    Ok(size as u64)
+}
+
+/// Leaf hashes of entries `[start, end)` of `log`, in order (for the hash index).
+pub(super) async fn leaf_hashes(
+    logs: &SqlitePool,
+    log: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT leaf_hash FROM entries WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    )
+    .bind(log)
+    .bind(start as i64)
+    .bind(end as i64)
+    .fetch_all(logs)
+    .await?;
+    if rows.len() as u64 != end - start {
+        return Err(StoreError::Corrupt(format!(
+            "log `{log}`: entries [{start}, {end}) are not all stored"
+        )));
+    }
+    rows.into_iter().map(|r| to_hash(r.get(0))).collect()
+}
+
 pub(super) async fn indices_of(
     store: &SqliteStore,
     log: &str,
