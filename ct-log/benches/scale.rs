@@ -3,7 +3,7 @@
 //! proofs are timed at both sizes from a cold tile cache. Last, the leaf-hash index file is
 //! deleted and rebuilt from the log, as when upgrading from a version without it.
 //!
-//! `cargo bench -p sigil-ctlog --bench scale` (about 6 GB of disk in `SIGIL_SCALE_DIR`, default
+//! `cargo bench -p sigil-ctlog --bench scale` (about 7 GB of disk in `SIGIL_SCALE_DIR`, default
 //! `target/scale`, removed afterwards). The log has unique leaves, so every batch also pays
 //! Rekor's duplicate lookup in the hash index, and a real P-256 key signs every checkpoint.
 
