@@ -303,7 +303,7 @@ impl HashIndex {
         let work: Vec<(String, u64, Vec<Hash>)> = self
             .tails()?
             .iter()
-            .filter(|(_, t)| !t.hashes.is_empty() && t.hashes.len() >= min)
+            .filter(|(_, t)| t.hashes.len() >= min.max(1))
             .map(|(log, t)| {
                 let n = t.hashes.len().min(MAX_WRITE);
                 (
