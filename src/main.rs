@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     match sigil::cli::run(sigil::cli::Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -19,4 +20,14 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Transparent huge pages off for this process. mimalloc asks the kernel for them on its
+/// segments, and a 2 MiB page is resident as soon as one byte of it is touched: under the same
+/// 3-minute issuance load, resident memory rose from 68 to 123 MiB with them and from 45 to
+/// 76 MiB without, at the same rate. The flag is per process and survives `exec`.
+fn disable_transparent_huge_pages() {
+    // Only a kernel without THP (before 3.15) refuses, and then there is nothing to turn off.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
 }

@@ -29,7 +29,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
 
 use super::sqlite::{leaf_hashes, stored_size, stored_sizes};
-use super::{INSERT_CHUNK, StoreError, to_hash};
+use super::{INSERT_CHUNK, StoreError, reusable, to_hash};
 use crate::rfc6962::Hash;
 
 /// Under load the indexer waits until a tail holds this many entries: a larger transaction
@@ -259,7 +259,12 @@ impl HashIndex {
                 list.push_bind(&hash[..]);
             }
             select.push(")");
-            for row in select.build().fetch_all(&self.reader).await? {
+            let rows = select
+                .build()
+                .persistent(reusable(chunk.len()))
+                .fetch_all(&self.reader)
+                .await?;
+            for row in rows {
                 let (hash, index) = (to_hash(row.get(0))?, row.get::<i64, _>(1) as u64);
                 let lowest = found.entry(hash).or_insert(index);
                 *lowest = (*lowest).min(index);
@@ -339,12 +344,9 @@ impl HashIndex {
                     .push_bind(&hash[..])
                     .push_bind(*index as i64);
             });
-            // Each shorter last chunk is new SQL: cached, hundreds of them would hold about
-            // 0.4 MiB each for the life of the connection.
-            let persistent = chunk.len() == INSERT_CHUNK;
             insert
                 .build()
-                .persistent(persistent)
+                .persistent(reusable(chunk.len()))
                 .execute(&mut *tx)
                 .await?;
         }

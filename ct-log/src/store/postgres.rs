@@ -6,7 +6,9 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{
+    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
+};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -92,7 +94,8 @@ pub(super) async fn append(
                 .push_bind(e.leaf_input)
                 .push_bind(e.extra);
         });
-        insert.build().execute(&mut *tx).await?;
+        let reuse = reusable(chunk.len());
+        insert.build().persistent(reuse).execute(&mut *tx).await?;
     }
     let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
     for chunk in tiles.chunks(INSERT_CHUNK) {
@@ -105,7 +108,8 @@ pub(super) async fn append(
                 .push_bind(bytes);
         });
         upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
-        upsert.build().execute(&mut *tx).await?;
+        let reuse = reusable(chunk.len());
+        upsert.build().persistent(reuse).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -10,7 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::hash_index::HashIndex;
-use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{
+    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
+};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -143,7 +145,8 @@ async fn append_on(
                 .push_bind(e.leaf_input)
                 .push_bind(e.extra);
         });
-        insert.build().execute(&mut *tx).await?;
+        let reuse = reusable(chunk.len());
+        insert.build().persistent(reuse).execute(&mut *tx).await?;
     }
     let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
     for chunk in tiles.chunks(INSERT_CHUNK) {
@@ -156,7 +159,8 @@ async fn append_on(
                 .push_bind(bytes);
         });
         upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
-        upsert.build().execute(&mut *tx).await?;
+        let reuse = reusable(chunk.len());
+        upsert.build().persistent(reuse).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
