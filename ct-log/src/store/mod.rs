@@ -246,8 +246,8 @@ fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
 const INSERT_CHUNK: usize = 1000;
 
 /// Whether a multi-row statement of `rows` rows is worth keeping prepared. Only full chunks
-/// repeat; every other length is new SQL, and with a cached statement per batch length (sqlx
-/// keeps 100 per connection) a long-running server's memory rose by tens of MiB over minutes.
+/// repeat; every other length is new SQL, which sqlx would otherwise keep prepared (up to 100
+/// statements per connection) for the life of the connection, one per batch length seen.
 fn reusable(rows: usize) -> bool {
     rows == INSERT_CHUNK
 }
