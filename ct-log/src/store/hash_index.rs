@@ -17,6 +17,13 @@
 //!   database), reads the tail, and only then the file;
 //! - the indexer commits to the file before it drops entries from the tail, so a committed
 //!   entry is in at least one of the two when they are read in that order.
+//!
+//! Most lookups are of new leaves, which no probe of the file would find: each log also keeps a
+//! Bloom filter of every leaf hash it knows of (about 1.2 bytes per entry), and only hashes the
+//! filter may hold are looked up in the file. A filter never forgets a hash it was given, so a
+//! "no" is exact; a false "maybe" (1%) costs one probe. On a 10-million-entry log the probes of
+//! new leaves, each a random 4 KiB page, were about half of what made appends slower than on an
+//! empty log.
 
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
@@ -24,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use growable_bloom_filter::{GrowableBloom, GrowableBloomBuilder};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
@@ -54,8 +62,17 @@ const LINGER: Duration = Duration::from_secs(5);
 /// How often an idle indexer wakes without being told of a commit.
 const IDLE: Duration = Duration::from_secs(1);
 
-/// The entries of one log that are committed but not yet in the file.
-#[derive(Debug, Default)]
+/// Share of lookups of absent hashes that the filter answers "maybe".
+const FILTER_ERROR: f64 = 0.01;
+
+/// The filter's first size, in entries; it grows by doubling.
+const FILTER_MIN: usize = 1 << 20;
+
+/// Rows read per query when a filter is loaded from the file.
+const FILTER_LOAD_PAGE: i64 = 65_536;
+
+/// The entries of one log that are committed but not yet in the file, and a filter of all.
+#[derive(Debug)]
 struct Tail {
     /// Entries below this index are in the file.
     indexed: u64,
@@ -65,13 +82,18 @@ struct Tail {
     positions: HashMap<Hash, u64>,
     /// Entries after `hashes` were committed by another process.
     gap: bool,
+    /// Holds (at least) the leaf hash of every entry below `known()`.
+    seen: GrowableBloom,
 }
 
 impl Tail {
-    fn starting_at(indexed: u64) -> Tail {
+    fn starting_at(indexed: u64, seen: GrowableBloom) -> Tail {
         Tail {
             indexed,
-            ..Tail::default()
+            hashes: VecDeque::new(),
+            positions: HashMap::new(),
+            gap: false,
+            seen,
         }
     }
 
@@ -84,6 +106,7 @@ impl Tail {
         let index = self.known();
         self.positions.entry(hash).or_insert(index);
         self.hashes.push_back(hash);
+        self.seen.insert(hash);
     }
 
     /// Forgets the first `n` entries, which the file now holds.
@@ -157,7 +180,7 @@ impl HashIndex {
     }
 
     /// Writes entries `[indexed, size)` of `log` from `entries` to the file, in bounded
-    /// batches, and starts the log's tail at `size`.
+    /// batches, and starts the log's tail at `size` with a filter of what the file holds.
     async fn catch_up(&self, log: &str, size: u64) -> Result<(), StoreError> {
         let mut indexed = self.indexed(log).await?;
         while indexed < size {
@@ -166,10 +189,40 @@ impl HashIndex {
             self.write(log, indexed, &hashes).await?;
             indexed = end;
         }
+        let seen = self.load_filter(log, indexed).await?;
         self.tails()?
             .entry(log.to_owned())
-            .or_insert_with(|| Tail::starting_at(indexed));
+            .or_insert_with(|| Tail::starting_at(indexed, seen));
         Ok(())
+    }
+
+    /// A filter of every leaf hash of `log` in the file, which holds at least `indexed` entries
+    /// (and may hold more, written by another process: a filter may hold extra hashes).
+    async fn load_filter(&self, log: &str, indexed: u64) -> Result<GrowableBloom, StoreError> {
+        let mut seen = GrowableBloomBuilder::new()
+            .estimated_insertions((indexed as usize).max(FILTER_MIN))
+            .desired_error_ratio(FILTER_ERROR)
+            .build();
+        // Page by key rather than hold the whole index in memory at once.
+        let mut after: Vec<u8> = Vec::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT leaf_hash FROM leaf_index WHERE log = ? AND leaf_hash > ? \
+                 ORDER BY leaf_hash LIMIT ?",
+            )
+            .bind(log)
+            .bind(&after)
+            .bind(FILTER_LOAD_PAGE)
+            .fetch_all(&self.reader)
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok(seen);
+            };
+            after = last.get(0);
+            for row in &rows {
+                seen.insert(to_hash(row.get(0))?);
+            }
+        }
     }
 
     /// Starts tracking `log` (just created, or created by another process): indexes what the
@@ -241,16 +294,26 @@ impl HashIndex {
         hashes: &[Hash],
     ) -> Result<HashMap<Hash, u64>, StoreError> {
         self.extend_tail(log).await?;
-        // The tail before the file: see the module comment.
-        let mut found: HashMap<Hash, u64> = {
+        // The tail before the file: see the module comment. A hash in the tail may also be in
+        // the file at a lower index, so the filter is asked about every hash.
+        let (mut found, maybe): (HashMap<Hash, u64>, Vec<Hash>) = {
             let tails = self.tails()?;
-            let tail = tails.get(log);
-            hashes
-                .iter()
-                .filter_map(|h| Some((*h, *tail?.positions.get(h)?)))
-                .collect()
+            match tails.get(log) {
+                Some(tail) => (
+                    hashes
+                        .iter()
+                        .filter_map(|h| Some((*h, *tail.positions.get(h)?)))
+                        .collect(),
+                    hashes
+                        .iter()
+                        .filter(|h| tail.seen.contains(h))
+                        .copied()
+                        .collect(),
+                ),
+                None => (HashMap::new(), hashes.to_vec()),
+            }
         };
-        for chunk in hashes.chunks(INSERT_CHUNK) {
+        for chunk in maybe.chunks(INSERT_CHUNK) {
             let mut select: QueryBuilder<Sqlite> =
                 QueryBuilder::new("SELECT leaf_hash, idx FROM leaf_index WHERE log = ");
             select.push_bind(log).push(" AND leaf_hash IN (");
