@@ -3,8 +3,8 @@
 //! proofs are timed at both sizes from a cold tile cache. Last, the leaf-hash index file is
 //! deleted and rebuilt from the log, as when upgrading from a version without it.
 //!
-//! `cargo bench -p sigil-ctlog --bench scale` (about 7 GB of disk in `SIGIL_SCALE_DIR`, default
-//! `target/scale`, removed afterwards). The log has unique leaves, so every batch also pays
+//! `cargo bench -p sigil-ctlog --bench scale` (about 9 GB of disk in `SIGIL_SCALE_DIR`, default
+//! `target/scale`, removed afterwards; about 15 minutes). The log has unique leaves, so every batch also pays
 //! Rekor's duplicate lookup in the hash index, and a real P-256 key signs every checkpoint.
 
 // A benchmark: a failed unwrap is a failed run.
@@ -22,8 +22,9 @@ use sigil_ctlog::store::Store;
 
 /// Bytes of each leaf: about a `hashedrekord` body without its certificate.
 const LEAF_BYTES: usize = 512;
-/// Entries timed in each window, and windows at each size (the median is reported).
-const MEASURED: u64 = 100_000;
+/// Entries timed in each window, and windows at each size (the median is reported). A window
+/// is as long as the hash index's merge cycle (`MERGE_AT`), so each pays for one merge.
+const MEASURED: u64 = 1 << 20;
 const WINDOWS: u64 = 3;
 /// Concurrent submitters while timing, as the server's 64 connections.
 const SUBMITTERS: u64 = 64;

@@ -230,6 +230,8 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
         ..options()
     };
     let store = Store::connect(&url).await.unwrap();
+    // Logs with 100 rows in the file's `recent` table are merged into its main table.
+    store.set_index_merge_at(100);
     let rekor = open_with(&store, "rekor", unique.clone()).await;
     let mut indices = submit_all(&rekor, 0, 300).await;
     // CT appends a repeated leaf again; lookups name the first copy.
@@ -243,9 +245,10 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     expect_indexed(&rekor, &indices).await;
     assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
 
-    // In the file.
+    // In the file: Rekor's entries merged into the main table, CT's one row still recent.
     store.settle_index().await.unwrap();
     assert_eq!(file_rows(&db).await, 300 + 1);
+    assert_eq!(merged_rows(&db).await, 300);
     expect_indexed(&rekor, &indices).await;
     assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
 
@@ -305,13 +308,23 @@ async fn expect_indexed(log: &Arc<Log>, indices: &[u64]) {
 
 /// Rows in the leaf-hash index file of the database `db`.
 async fn file_rows(db: &std::path::Path) -> i64 {
+    count_in_file(
+        db,
+        "SELECT (SELECT COUNT(*) FROM leaf_index) + (SELECT COUNT(*) FROM recent)",
+    )
+    .await
+}
+
+/// Rows in the index file's main table, which merges fill.
+async fn merged_rows(db: &std::path::Path) -> i64 {
+    count_in_file(db, "SELECT COUNT(*) FROM leaf_index").await
+}
+
+async fn count_in_file(db: &std::path::Path, query: &str) -> i64 {
     let file = sqlx::SqlitePool::connect(&format!("sqlite://{}.hashes", db.display()))
         .await
         .unwrap();
-    let rows = sqlx::query_scalar("SELECT COUNT(*) FROM leaf_index")
-        .fetch_one(&file)
-        .await
-        .unwrap();
+    let rows = sqlx::query_scalar(query).fetch_one(&file).await.unwrap();
     file.close().await;
     rows
 }

@@ -8,6 +8,12 @@
 //! never hold the log's write lock) in large transactions sorted by hash, where neighbouring
 //! keys share pages; entries it has not reached yet are answered from memory.
 //!
+//! The file has two tables, as a two-level LSM tree has. The indexer inserts into `recent`, which
+//! stays small enough (about a million rows) that a batch of sorted keys shares its pages; once
+//! it is that large it is merged into `leaf_index` a key range at a time, each range one
+//! transaction that moves its rows, so every page of `leaf_index` is rewritten once per million
+//! entries instead of about once per entry inserted. Lookups read both tables in one statement.
+//!
 //! Like Sunlight's and Tessera's deduplication caches, the file is derived data: `entries` stays
 //! the only record, and whatever the file lacks (after a crash, an upgrade, or if it is deleted)
 //! is re-indexed from `entries` when the store opens. Unlike those caches, lookups stay exact,
@@ -29,7 +35,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -74,6 +80,19 @@ const FILTER_MIN: usize = 1 << 20;
 /// connection at a time.
 const FILTER_LOAD_PAGE: usize = 16_384;
 
+/// A log's rows in `recent` that start a merge into `leaf_index`. Each merge rewrites the pages
+/// of `leaf_index` once, so its cost per key is that table's size over this; the indexer's
+/// inserts into `recent` cost about its size over `INDEX_BATCH`.
+const MERGE_AT: u64 = 1 << 20;
+
+/// Rows of `recent` merged per transaction, so that the indexer's passes go on between them.
+const MERGE_SLICE: i64 = 65_536;
+
+/// Both tables of the file, read in one statement (one snapshot): a merge moves rows from
+/// `recent` to `leaf_index` in one transaction, and two statements could miss a row moved
+/// between them.
+const BOTH_TABLES: [&str; 2] = ["leaf_index", "recent"];
+
 /// The entries of one log that are committed but not yet in the file, and a filter of all.
 #[derive(Debug)]
 struct Tail {
@@ -89,11 +108,16 @@ struct Tail {
     seen: GrowableBloom,
     /// While the file's hashes are being added to `seen`: the last hash added.
     unloaded: Option<Vec<u8>>,
+    /// The log's rows in `recent`.
+    recent: u64,
+    /// While `recent` is being merged into `leaf_index`: the last hash merged.
+    merging: Option<Vec<u8>>,
 }
 
 impl Tail {
-    /// The tail of a log whose first `indexed` entries are in the file.
-    fn starting_at(indexed: u64) -> Tail {
+    /// The tail of a log whose first `indexed` entries are in the file, `recent` of them not
+    /// yet merged.
+    fn starting_at(indexed: u64, recent: u64) -> Tail {
         Tail {
             indexed,
             hashes: VecDeque::new(),
@@ -104,6 +128,8 @@ impl Tail {
                 .desired_error_ratio(FILTER_ERROR)
                 .build(),
             unloaded: (indexed > 0).then(Vec::new),
+            recent,
+            merging: None,
         }
     }
 
@@ -151,6 +177,8 @@ pub(super) struct HashIndex {
     drained: Notify,
     /// Set by [`HashIndex::settle`]: the next pass takes tails of any length.
     flush: AtomicBool,
+    /// `MERGE_AT`, or less in tests.
+    merge_at: AtomicU64,
 }
 
 impl HashIndex {
@@ -186,6 +214,7 @@ impl HashIndex {
             work: Arc::new(Notify::new()),
             drained: Notify::new(),
             flush: AtomicBool::new(false),
+            merge_at: AtomicU64::new(MERGE_AT),
         });
         for (log, size) in stored_sizes(&index.logs).await? {
             index.catch_up(&log, size).await?;
@@ -198,17 +227,106 @@ impl HashIndex {
     /// batches, and starts the log's tail at `size`.
     async fn catch_up(&self, log: &str, size: u64) -> Result<(), StoreError> {
         let mut indexed = self.indexed(log).await?;
+        let mut recent = self.recent_rows(log).await?;
         while indexed < size {
             let end = size.min(indexed + INDEX_BATCH as u64);
             let hashes = leaf_hashes(&self.logs, log, indexed, end).await?;
-            self.write(log, indexed, &hashes).await?;
+            recent += self.write(log, indexed, &hashes).await?;
+            if recent >= self.merge_at.load(Ordering::Relaxed) {
+                let mut after = Some(Vec::new());
+                while let Some(last) = after {
+                    after = self.merge_slice(log, &last).await?;
+                }
+                recent = self.recent_rows(log).await?;
+            }
             indexed = end;
         }
         self.tails()?
             .entry(log.to_owned())
-            .or_insert_with(|| Tail::starting_at(indexed));
+            .or_insert_with(|| Tail::starting_at(indexed, recent));
         self.work.notify_one();
         Ok(())
+    }
+
+    /// How many rows of `log` are in `recent`.
+    async fn recent_rows(&self, log: &str) -> Result<u64, StoreError> {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recent WHERE log = ?")
+            .bind(log)
+            .fetch_one(&self.file)
+            .await?;
+        Ok(rows as u64)
+    }
+
+    /// Moves the next `MERGE_SLICE` rows of `log` after `after` from `recent` into
+    /// `leaf_index`, in one transaction; returns the last hash moved, or `None` when no rows
+    /// were left after `after`. `leaf_index` keeps its row where both hold a hash: its entries
+    /// are older, so its index is the lower.
+    async fn merge_slice(&self, log: &str, after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut tx = self.file.begin().await?;
+        let last: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT MAX(leaf_hash) FROM (SELECT leaf_hash FROM recent \
+             WHERE log = ? AND leaf_hash > ? ORDER BY leaf_hash LIMIT ?)",
+        )
+        .bind(log)
+        .bind(after)
+        .bind(MERGE_SLICE)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT OR IGNORE INTO leaf_index (log, leaf_hash, idx) \
+             SELECT log, leaf_hash, idx FROM recent \
+             WHERE log = ? AND leaf_hash > ? AND leaf_hash <= ? ORDER BY leaf_hash",
+        )
+        .bind(log)
+        .bind(after)
+        .bind(&last)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM recent WHERE log = ? AND leaf_hash > ? AND leaf_hash <= ?")
+            .bind(log)
+            .bind(after)
+            .bind(&last)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(last))
+    }
+
+    /// Merges the next slice of each log whose merge is under way, and starts the merge of any
+    /// log with `merge_at` rows in `recent`; returns whether it merged any.
+    async fn merge_step(&self) -> Result<bool, StoreError> {
+        let merge_at = self.merge_at.load(Ordering::Relaxed);
+        let merging: Vec<(String, Vec<u8>)> = self
+            .tails()?
+            .iter_mut()
+            .filter_map(|(log, t)| {
+                if t.merging.is_none() && t.recent >= merge_at {
+                    t.merging = Some(Vec::new());
+                }
+                Some((log.clone(), t.merging.clone()?))
+            })
+            .collect();
+        for (log, after) in &merging {
+            let next = self.merge_slice(log, after).await?;
+            let recent = match next {
+                Some(_) => None,
+                // Rows indexed while the merge went on may remain, behind its cursor.
+                None => Some(self.recent_rows(log).await?),
+            };
+            if let Some(tail) = self.tails()?.get_mut(log) {
+                tail.merging = next;
+                if let Some(rows) = recent {
+                    tail.recent = rows;
+                }
+            }
+        }
+        if !merging.is_empty() {
+            self.drained.notify_waiters();
+        }
+        Ok(!merging.is_empty())
     }
 
     /// Adds the next page of the file's hashes to each filter still loading; returns whether
@@ -221,10 +339,12 @@ impl HashIndex {
             .filter_map(|(log, t)| Some((log.clone(), t.unloaded.clone()?)))
             .collect();
         for (log, after) in &loading {
-            let rows = sqlx::query(
-                "SELECT leaf_hash FROM leaf_index WHERE log = ? AND leaf_hash > ? \
-                 ORDER BY leaf_hash LIMIT ?",
-            )
+            let [base, recent] = BOTH_TABLES;
+            let rows = sqlx::query(&format!(
+                "SELECT leaf_hash FROM {base} WHERE log = ?1 AND leaf_hash > ?2 UNION ALL \
+                 SELECT leaf_hash FROM {recent} WHERE log = ?1 AND leaf_hash > ?2 \
+                 ORDER BY 1 LIMIT ?3"
+            ))
             .bind(log)
             .bind(after)
             .bind(FILTER_LOAD_PAGE as i64)
@@ -338,18 +458,23 @@ impl HashIndex {
                 None => (HashMap::new(), hashes.to_vec()),
             }
         };
-        for chunk in maybe.chunks(INSERT_CHUNK) {
-            let mut select: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT leaf_hash, idx FROM leaf_index WHERE log = ");
-            select.push_bind(log).push(" AND leaf_hash IN (");
-            let mut list = select.separated(", ");
-            for hash in chunk {
-                list.push_bind(&hash[..]);
+        for chunk in maybe.chunks(INSERT_CHUNK / 2) {
+            let mut select: QueryBuilder<Sqlite> = QueryBuilder::new("");
+            for (i, table) in BOTH_TABLES.iter().enumerate() {
+                if i > 0 {
+                    select.push(" UNION ALL ");
+                }
+                select.push(format!("SELECT leaf_hash, idx FROM {table} WHERE log = "));
+                select.push_bind(log).push(" AND leaf_hash IN (");
+                let mut list = select.separated(", ");
+                for hash in chunk {
+                    list.push_bind(&hash[..]);
+                }
+                select.push(")");
             }
-            select.push(")");
             let rows = select
                 .build()
-                .persistent(reusable(chunk.len()))
+                .persistent(reusable(2 * chunk.len()))
                 .fetch_all(&self.reader)
                 .await?;
             for row in rows {
@@ -407,36 +532,41 @@ impl HashIndex {
             })
             .collect();
         for (log, first, hashes) in &work {
-            self.write(log, *first, hashes).await?;
-            if let Some(tail) = self.tails()?.get_mut(log).filter(|t| t.indexed == *first) {
-                tail.drain(hashes.len());
+            let added = self.write(log, *first, hashes).await?;
+            if let Some(tail) = self.tails()?.get_mut(log) {
+                tail.recent += added;
+                if tail.indexed == *first {
+                    tail.drain(hashes.len());
+                }
             }
         }
         self.drained.notify_waiters();
         Ok(!work.is_empty())
     }
 
-    /// Writes entries `first..` of `log` to the file in one transaction, sorted by hash, and
-    /// advances the log's watermark past them.
-    async fn write(&self, log: &str, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+    /// Writes entries `first..` of `log` to `recent` in one transaction, sorted by hash, and
+    /// advances the log's watermark past them; returns how many rows it added.
+    async fn write(&self, log: &str, first: u64, hashes: &[Hash]) -> Result<u64, StoreError> {
         let mut rows: Vec<(&Hash, u64)> = hashes.iter().zip(first..).collect();
         // Sorted by hash, then index: the first of equal hashes inserted is the lowest index,
         // which `OR IGNORE` keeps.
         rows.sort_unstable();
         let mut tx = self.file.begin().await?;
+        let mut added = 0;
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT OR IGNORE INTO leaf_index (log, leaf_hash, idx) ");
+                QueryBuilder::new("INSERT OR IGNORE INTO recent (log, leaf_hash, idx) ");
             insert.push_values(chunk, |mut row, (hash, index)| {
                 row.push_bind(log)
                     .push_bind(&hash[..])
                     .push_bind(*index as i64);
             });
-            insert
+            added += insert
                 .build()
                 .persistent(reusable(chunk.len()))
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
         }
         sqlx::query(
             "INSERT INTO watermarks (log, indexed) VALUES (?, ?) \
@@ -447,19 +577,27 @@ impl HashIndex {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(added)
     }
 
-    /// Waits until every entry this process knows of is in the file, and every filter is
-    /// loaded.
+    /// Merges `recent` into `leaf_index` from `rows` rows on, instead of `MERGE_AT`.
+    pub(super) fn set_merge_at(&self, rows: u64) {
+        self.merge_at.store(rows, Ordering::Relaxed);
+    }
+
+    /// Waits until every entry this process knows of is in the file, every filter is loaded,
+    /// and no merge is due or under way.
     pub(super) async fn settle(&self) -> Result<(), StoreError> {
         loop {
             let drained = self.drained.notified();
-            if self
-                .tails()?
-                .values()
-                .all(|t| t.hashes.is_empty() && !t.gap && t.unloaded.is_none())
-            {
+            let merge_at = self.merge_at.load(Ordering::Relaxed);
+            if self.tails()?.values().all(|t| {
+                t.hashes.is_empty()
+                    && !t.gap
+                    && t.unloaded.is_none()
+                    && t.merging.is_none()
+                    && t.recent < merge_at
+            }) {
                 return Ok(());
             }
             self.flush.store(true, Ordering::Relaxed);
@@ -487,15 +625,17 @@ async fn run_indexer(index: Weak<HashIndex>, work: Arc<Notify>) {
         };
         let pass = async {
             let wrote = index.index_pass(min).await?;
-            Ok::<_, StoreError>((wrote, index.load_filters().await?))
+            let loaded = index.load_filters().await?;
+            let merged = index.merge_step().await?;
+            Ok::<_, StoreError>((wrote, loaded || merged))
         };
         match pass.await {
-            Ok((wrote, loaded)) => {
+            Ok((wrote, more)) => {
                 if wrote {
                     last_pass = tokio::time::Instant::now();
                 }
                 // More may be waiting.
-                if wrote || loaded {
+                if wrote || more {
                     index.work.notify_one();
                 }
             }

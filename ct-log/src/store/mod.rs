@@ -194,6 +194,15 @@ impl Store {
         }
     }
 
+    /// Merges the SQLite leaf-hash index file's recent rows into its main table once a log has
+    /// `rows` of them (normally about a million), so that tests see merges on small logs.
+    #[doc(hidden)]
+    pub fn set_index_merge_at(&self, rows: u64) {
+        if let Store::Sqlite(s) = self {
+            sqlite::set_index_merge_at(s, rows);
+        }
+    }
+
     /// Records certificates that logged chains reference, keyed by SHA-256 of their DER.
     pub async fn put_issuers(&self, certs: &[(Hash, Vec<u8>)]) -> Result<(), StoreError> {
         match self {

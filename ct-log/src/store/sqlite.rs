@@ -268,6 +268,10 @@ pub(super) async fn settle_index(store: &SqliteStore) -> Result<(), StoreError> 
     store.hashes.settle().await
 }
 
+pub(super) fn set_index_merge_at(store: &SqliteStore, rows: u64) {
+    store.hashes.set_merge_at(rows);
+}
+
 pub(super) async fn put_issuers(
     pool: &SqlitePool,
     certs: &[(Hash, Vec<u8>)],
