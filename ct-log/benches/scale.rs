@@ -4,8 +4,9 @@
 //! deleted and rebuilt from the log, as when upgrading from a version without it.
 //!
 //! `cargo bench -p sigil-ctlog --bench scale` (about 9 GB of disk in `SIGIL_SCALE_DIR`, default
-//! `target/scale`, removed afterwards; about 15 minutes). The log has unique leaves, so every batch also pays
-//! Rekor's duplicate lookup in the hash index, and a real P-256 key signs every checkpoint.
+//! `target/scale`, removed afterwards; about 15 minutes). The log has unique leaves, so every
+//! batch also pays Rekor's duplicate lookup in the hash index, and a real P-256 key signs every
+//! checkpoint.
 
 // A benchmark: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
