@@ -30,7 +30,7 @@
 //! "no" is exact; a false "maybe" (1%) costs one probe. On a 10-million-entry log the probes of
 //! new leaves, each a random 4 KiB page, were about half of what made appends slower than on an
 //! empty log. After a restart the indexer loads the file's hashes into the filters in the
-//! background (about 20 s at 10 million entries); until a log's filter is whole, its lookups
+//! background (about 30 s at 10 million entries); until a log's filter is whole, its lookups
 //! probe the file for every hash, as they did without one.
 
 use std::collections::{HashMap, VecDeque};
@@ -330,8 +330,9 @@ impl HashIndex {
     }
 
     /// Adds the next page of the file's hashes to each filter still loading; returns whether
-    /// it read any. The file only gains rows, so paging by key meets every row that was there
-    /// when the tail started; rows written since are the tail's own, already in the filter.
+    /// it read any. Rows are never removed from the file, only moved between its tables, and a
+    /// page reads both in one statement, so paging by key meets every row that was there when
+    /// the tail started; rows written since are the tail's own, already in the filter.
     async fn load_filters(&self) -> Result<bool, StoreError> {
         let loading: Vec<(String, Vec<u8>)> = self
             .tails()?
