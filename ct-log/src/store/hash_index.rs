@@ -133,6 +133,16 @@ impl Tail {
         }
     }
 
+    /// Whether the file holds every entry, the filter is loaded, and no merge is due or under
+    /// way.
+    fn settled(&self, merge_at: u64) -> bool {
+        self.hashes.is_empty()
+            && !self.gap
+            && self.unloaded.is_none()
+            && self.merging.is_none()
+            && self.recent < merge_at
+    }
+
     /// Whether `hash` may be in the log; every hash is, until the filter is loaded.
     fn may_hold(&self, hash: &Hash) -> bool {
         self.unloaded.is_some() || self.seen.contains(hash)
@@ -299,16 +309,16 @@ impl HashIndex {
     /// log with `merge_at` rows in `recent`; returns whether it merged any.
     async fn merge_step(&self) -> Result<bool, StoreError> {
         let merge_at = self.merge_at.load(Ordering::Relaxed);
-        let merging: Vec<(String, Vec<u8>)> = self
-            .tails()?
-            .iter_mut()
-            .filter_map(|(log, t)| {
-                if t.merging.is_none() && t.recent >= merge_at {
-                    t.merging = Some(Vec::new());
-                }
-                Some((log.clone(), t.merging.clone()?))
-            })
-            .collect();
+        let merging: Vec<(String, Vec<u8>)> = {
+            let mut tails = self.tails()?;
+            for tail in tails.values_mut().filter(|t| t.recent >= merge_at) {
+                tail.merging.get_or_insert_with(Vec::new);
+            }
+            tails
+                .iter()
+                .filter_map(|(log, t)| Some((log.clone(), t.merging.clone()?)))
+                .collect()
+        };
         for (log, after) in &merging {
             let next = self.merge_slice(log, after).await?;
             let recent = match next {
@@ -592,13 +602,7 @@ impl HashIndex {
         loop {
             let drained = self.drained.notified();
             let merge_at = self.merge_at.load(Ordering::Relaxed);
-            if self.tails()?.values().all(|t| {
-                t.hashes.is_empty()
-                    && !t.gap
-                    && t.unloaded.is_none()
-                    && t.merging.is_none()
-                    && t.recent < merge_at
-            }) {
+            if self.tails()?.values().all(|t| t.settled(merge_at)) {
                 return Ok(());
             }
             self.flush.store(true, Ordering::Relaxed);
