@@ -237,6 +237,10 @@ pub struct LogConfig {
     /// How often pending entries are sequenced. Default 100 ms.
     #[serde(default = "default_sequence_interval", with = "humantime_serde")]
     pub sequence_interval: Duration,
+    /// Under load, how long a batch may wait for more entries before it is committed.
+    /// Default 5 ms; 0 commits every batch at once.
+    #[serde(default = "default_batch_linger", with = "humantime_serde")]
+    pub batch_linger: Duration,
 }
 
 /// `[limits]`: what one client may cost the server. A rate of 0 turns that limit off.
@@ -326,6 +330,9 @@ fn default_sct_mode() -> SctMode {
 fn default_sequence_interval() -> Duration {
     Duration::from_millis(100)
 }
+fn default_batch_linger() -> Duration {
+    Duration::from_millis(5)
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -389,6 +396,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             sequence_interval: default_sequence_interval(),
+            batch_linger: default_batch_linger(),
         }
     }
 }
@@ -525,6 +533,12 @@ impl Config {
                 "must be between 1ms and 10s",
             ));
         }
+        if self.log.batch_linger > self.log.sequence_interval {
+            return Err(ConfigError::invalid(
+                "log.batch_linger",
+                "must not exceed log.sequence_interval",
+            ));
+        }
         for (key, rate, burst) in [
             ("limits.ip_rate", self.limits.ip_rate, self.limits.ip_burst),
             (
@@ -596,6 +610,7 @@ mod tests {
         assert_eq!(config.ca.cert_validity, Duration::from_secs(600));
         assert_eq!(config.ct_log.sct, SctMode::Embedded);
         assert_eq!(config.log.sequence_interval, Duration::from_millis(100));
+        assert_eq!(config.log.batch_linger, Duration::from_millis(5));
         config.validate().unwrap();
     }
 

@@ -302,6 +302,7 @@ fn log_key(
 fn log_options(config: &Config) -> LogOptions {
     LogOptions {
         interval: config.log.sequence_interval,
+        linger: config.log.batch_linger,
         ..LogOptions::default()
     }
 }

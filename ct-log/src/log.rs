@@ -106,6 +106,9 @@ pub struct LogOptions {
     /// How long an idle sequencer sleeps between checks (its heartbeat); pending entries
     /// wake it at once.
     pub interval: Duration,
+    /// How long the sequencer lets a batch fill while entries keep arriving (the previous
+    /// batch held more than one). Zero commits at once, whatever the load.
+    pub linger: Duration,
     /// Most entries waiting at once; more get [`LogError::PoolFull`].
     pub max_pending: usize,
     /// How many times a batch is re-based after losing a compare-and-swap.
@@ -120,6 +123,7 @@ impl Default for LogOptions {
     fn default() -> Self {
         LogOptions {
             interval: Duration::from_millis(100),
+            linger: Duration::ZERO,
             max_pending: 100_000,
             max_rebases: 10,
             unique_leaves: false,
@@ -164,7 +168,8 @@ pub struct Log {
     options: LogOptions,
     // Filled by submitters, emptied by the sequencer.
     pool: Mutex<Vec<(PendingEntry, Waiter)>>,
-    // Wakes the sequencer when the pool becomes non-empty; a permit is kept if it is busy.
+    // Wakes the sequencer when the pool becomes non-empty or holds a full batch; a permit is
+    // kept if it is busy.
     wakeup: tokio::sync::Notify,
     // Owned by the sequencer task; `None` until loaded.
     edge: tokio::sync::Mutex<Option<Edge>>,
@@ -180,6 +185,10 @@ pub struct Log {
 
 /// Tiles kept in memory: at most 8 KiB each, so at most 16 MiB.
 const TILE_CACHE: u64 = 2048;
+
+/// A pool this full is committed without lingering: a whole data tile's worth of entries,
+/// past which a larger batch saves little.
+const FULL_BATCH: usize = crate::tile::WIDTH as usize;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -254,8 +263,12 @@ impl Log {
                 return Err(LogError::PoolFull);
             }
             pool.push((entry, tx));
+            // Only the first entry (an idle sequencer) and a full batch (a lingering one)
+            // need the sequencer; waking it for every entry would cost a thread switch each.
+            if pool.len() == 1 || pool.len() == FULL_BATCH {
+                self.wakeup.notify_one();
+            }
         }
-        self.wakeup.notify_one();
         match rx.await {
             Ok(Answer::Sequenced(sequenced)) => Ok(sequenced),
             Ok(Answer::Duplicate(index)) => Err(LogError::Duplicate(index)),
@@ -268,17 +281,38 @@ impl Log {
     pub async fn run_sequencer(self: Arc<Self>) {
         self.last_tick_ms
             .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+        let mut previous = 0;
         loop {
             // A submission made during the previous commit left a permit: no wait then.
             let _ = tokio::time::timeout(self.options.interval, self.wakeup.notified()).await;
             self.last_tick_ms
                 .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+            if previous > 1 && !self.options.linger.is_zero() {
+                self.linger().await;
+            }
             let batch = match self.pool.lock() {
                 Ok(mut pool) => std::mem::take(&mut *pool),
                 Err(_) => return,
             };
+            previous = batch.len();
             if !batch.is_empty() {
                 self.sequence(batch).await;
+            }
+        }
+    }
+
+    /// Lets the pool fill for up to `linger`, or until it holds a full batch. A commit costs
+    /// the same fsync, tile rewrites, tree head signature and thread switches whether it
+    /// carries one entry or a hundred, so under load fewer, larger commits leave more of the
+    /// CPU to the requests. A lone client never waits here: its batches hold one entry.
+    async fn linger(&self) {
+        let deadline = tokio::time::Instant::now() + self.options.linger;
+        while self.pending() < FULL_BATCH {
+            if tokio::time::timeout_at(deadline, self.wakeup.notified())
+                .await
+                .is_err()
+            {
+                return;
             }
         }
     }

@@ -328,3 +328,91 @@ async fn count_in_file(db: &std::path::Path, query: &str) -> i64 {
     file.close().await;
     rows
 }
+
+/// The size of every batch a log commits.
+#[derive(Default)]
+struct Batches(std::sync::Mutex<Vec<usize>>);
+impl sigil_ctlog::log::Observer for Batches {
+    fn batch_committed(&self, _log: &str, entries: usize, _latency: Duration, _size: u64) {
+        self.0.lock().unwrap().push(entries);
+    }
+}
+impl Batches {
+    fn last(&self) -> usize {
+        self.0.lock().unwrap().last().copied().unwrap_or(0)
+    }
+}
+
+/// Opens `name` with a heartbeat too slow to hide a missed wake-up and the given linger.
+async fn open_lingering(store: &Store, name: &str, linger: Duration) -> (Arc<Log>, Arc<Batches>) {
+    let batches = Arc::new(Batches::default());
+    let options = LogOptions {
+        interval: Duration::from_secs(600),
+        linger,
+        ..LogOptions::default()
+    };
+    let log = Log::open(
+        name,
+        store.clone(),
+        Arc::new(PlainSigner),
+        Some(batches.clone()),
+        options,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(log.clone().run_sequencer());
+    (log, batches)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sequencer_wakes_for_work_and_lingers_only_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+        .await
+        .unwrap();
+    let patience = Duration::from_secs(30);
+
+    // A lone client's batches hold one entry each: it waits neither for the heartbeat nor
+    // for the (ten-minute) linger.
+    let (log, batches) = open_lingering(&store, "lone", Duration::from_secs(600)).await;
+    tokio::time::timeout(patience, async {
+        for i in 0..5 {
+            log.submit(entry(i)).await.unwrap();
+        }
+    })
+    .await
+    .expect("a lone client waited for the heartbeat or the linger");
+    assert_eq!(*batches.0.lock().unwrap(), [1; 5]);
+
+    // Under load (a batch of two), a full data tile's worth of waiting entries ends the
+    // linger at once, in one batch.
+    let mut from = 5;
+    while batches.last() < 2 {
+        submit_all(&log, from, 2).await;
+        from += 2;
+    }
+    tokio::time::timeout(patience, submit_all(&log, from, 256))
+        .await
+        .expect("a full batch did not end the linger");
+    assert_eq!(batches.last(), 256);
+
+    // Entries that trickle in while a loaded log lingers are committed together.
+    let (log, batches) = open_lingering(&store, "trickle", Duration::from_secs(2)).await;
+    let mut from = 0;
+    while batches.last() < 2 {
+        submit_all(&log, from, 2).await;
+        from += 2;
+    }
+    let mut tasks = Vec::new();
+    for i in from..from + 10 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(
+            async move { log.submit(entry(i)).await.unwrap() },
+        ));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(batches.last(), 10);
+}
