@@ -188,7 +188,7 @@ const TILE_CACHE: u64 = 2048;
 
 /// A pool this full is committed without lingering: a whole data tile's worth of entries,
 /// past which a larger batch saves little.
-const FULL_BATCH: usize = crate::tile::WIDTH as usize;
+const FULL_BATCH: usize = tile::WIDTH as usize;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
