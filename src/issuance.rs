@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
+use sigil_ctlog::ct::OwnPrecert;
 use sigil_ctlog::rfc6962::{Sct, sct_list_extension_value};
 
 use crate::ca::IssuedCertificate;
@@ -39,7 +40,12 @@ pub async fn issue(
     match state.config.ct_log.sct {
         SctMode::Embedded => {
             let precert = sign(&state.ca, &leaf, |ca, leaf| ca.sign_precertificate(leaf)).await?;
-            let logged = state.ct.add_own_precert(&precert, chain).await?;
+            let own = OwnPrecert {
+                der: &precert.der,
+                tbs_without_poison: precert.tbs_without_poison,
+                issuer_key_hash: state.ca.chain().issuer_key_hash(),
+            };
+            let logged = state.ct.add_own_precert(own, chain).await?;
             let list = sct_list_extension_value(&[logged.sct]);
             let certificate = sign(&state.ca, &leaf, move |ca, leaf| {
                 ca.sign_final(leaf, Some(list))

@@ -101,6 +101,16 @@ pub struct CtLog {
     stored_issuers: std::sync::Mutex<std::collections::HashSet<Hash>>,
 }
 
+/// A precertificate from this process's own CA and the parts of its log entry.
+pub struct OwnPrecert<'a> {
+    /// DER of the precertificate.
+    pub der: &'a [u8],
+    /// Its TBSCertificate without the poison extension.
+    pub tbs_without_poison: Vec<u8>,
+    /// SHA-256 of the issuing certificate's SubjectPublicKeyInfo.
+    pub issuer_key_hash: &'a Hash,
+}
+
 impl CtLog {
     /// Opens the CT log stored under `name`, accepting chains to `roots` (DER).
     pub async fn open(
@@ -176,13 +186,24 @@ impl CtLog {
     }
 
     /// Logs a precertificate issued by this process's own CA, whose chain (DER, issuing
-    /// first) it built itself.
+    /// first) it built itself. The CA also hands over what the entry needs, computed while it
+    /// built the precertificate, so nothing is parsed back here.
     pub async fn add_own_precert(
         &self,
-        precert: &[u8],
+        precert: OwnPrecert<'_>,
         chain: &[Vec<u8>],
     ) -> Result<Logged, CtError> {
-        self.log_precert(precert, chain).await
+        debug_assert_eq!(
+            tbs_without_poison(precert.der).ok().as_ref(),
+            Some(&precert.tbs_without_poison),
+            "the CA's TBSCertificate without the poison is not its precertificate's"
+        );
+        let entry = SignedEntry::Precert {
+            issuer_key_hash: *precert.issuer_key_hash,
+            tbs: precert.tbs_without_poison,
+        };
+        self.log_entry(entry, precert_chain_entry(precert.der, chain), chain)
+            .await
     }
 
     /// Logs a final certificate issued by this process's own CA (detached-SCT mode).

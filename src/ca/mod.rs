@@ -25,7 +25,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::config::{CaBackend, CaConfig};
 use crate::oidc::Principal;
 use pop::ClientKey;
-use signer::{CaChain, CaKey};
+use signer::{CaChain, CaKey, TbsRecorder};
 
 /// CA failures. At start-up they stop the server; during a request they are bugs (500).
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,16 @@ const POISON_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3];
 /// OID of the embedded SCT list extension (RFC 6962 §3.3).
 const SCT_LIST_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
 
+/// A signed precertificate and the TBSCertificate its CT log entry carries: the template's,
+/// without the poison. The CA renders it from the template, which is cheaper than parsing the
+/// precertificate back and re-encoding it without the poison.
+pub struct Precertificate {
+    /// DER of the precertificate.
+    pub der: Vec<u8>,
+    /// DER of its TBSCertificate without the poison extension (RFC 6962 §3.2).
+    pub tbs_without_poison: Vec<u8>,
+}
+
 /// A leaf whose every field is fixed, ready to be signed as precertificate and final.
 pub struct LeafTemplate {
     params: rcgen::CertificateParams,
@@ -75,6 +85,8 @@ pub struct LeafTemplate {
 /// The CA: one signing key, its chain, and the leaf lifetime.
 pub struct CertificateAuthority {
     issuer: Issuer<'static, CaKey>,
+    // The same issuer with a key that records what it is asked to sign instead of signing.
+    tbs_recorder: Issuer<'static, TbsRecorder>,
     chain: CaChain,
     validity: Duration,
     signs_in_microseconds: bool,
@@ -134,11 +146,13 @@ impl CertificateAuthority {
         validity: Duration,
     ) -> Result<CertificateAuthority, Error> {
         check_chain(&key, &chain)?;
-        let issuing_der = chain.issuing().to_der()?;
-        let issuer = Issuer::from_ca_cert_der(&issuing_der.into(), key)?;
+        let issuing_der = chain.issuing().to_der()?.into();
+        let tbs_recorder = Issuer::from_ca_cert_der(&issuing_der, TbsRecorder::of(&key))?;
+        let issuer = Issuer::from_ca_cert_der(&issuing_der, key)?;
         let ca = CertificateAuthority {
             signs_in_microseconds: issuer.key().signs_in_microseconds(),
             issuer,
+            tbs_recorder,
             chain,
             validity,
         };
@@ -169,12 +183,17 @@ impl CertificateAuthority {
 
     /// Signs the precertificate: the template plus the critical CT poison (RFC 6962 §3.1).
     /// CPU-bound: call it off the async executor.
-    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Vec<u8>, Error> {
+    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Precertificate, Error> {
         let mut params = leaf.params.clone();
         let mut poison = rcgen::CustomExtension::from_oid_content(POISON_OID, vec![0x05, 0x00]);
         poison.set_criticality(true);
         params.custom_extensions.push(poison);
-        Ok(params.signed_by(&leaf.spki, &self.issuer)?.der().to_vec())
+        let der = params.signed_by(&leaf.spki, &self.issuer)?.der().to_vec();
+        leaf.params.signed_by(&leaf.spki, &self.tbs_recorder)?;
+        Ok(Precertificate {
+            der,
+            tbs_without_poison: TbsRecorder::take(),
+        })
     }
 
     /// Signs the final certificate: the template plus, when given, the embedded SCT list
@@ -222,7 +241,20 @@ impl CertificateAuthority {
             )],
             issuer_type: "email".into(),
         };
-        let issued = self.sign_final(&self.prepare(&principal, &key)?, None)?;
+        let leaf = self.prepare(&principal, &key)?;
+        // The CT log takes the CA's rendering of the precertificate's TBSCertificate without
+        // the poison on trust; it must be what the log's own parser makes of it.
+        let precert = self.sign_precertificate(&leaf)?;
+        if sigil_ctlog::ct::tbs_without_poison(&precert.der).ok()
+            != Some(precert.tbs_without_poison)
+        {
+            return Err(Error::SelfTest(
+                "the precertificate's TBSCertificate without the poison differs from the \
+                 template's"
+                    .into(),
+            ));
+        }
+        let issued = self.sign_final(&leaf, None)?;
         let leaf = X509::from_der(&issued.der)?;
         if leaf.issuer_name().to_der()? != self.chain.issuing().subject_name().to_der()? {
             return Err(Error::SelfTest(

@@ -12,6 +12,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::x509::X509;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::Error;
 use super::pkcs11::Pkcs11Key;
@@ -246,11 +247,56 @@ impl SigningKey for CaKey {
     }
 }
 
+/// A stand-in for the CA key that signs nothing: it keeps the TBSCertificate rcgen asks it to
+/// sign, so that rcgen renders a template's TBSCertificate without a signature being made.
+/// rcgen calls it on the caller's thread, which then takes the bytes from that thread.
+pub struct TbsRecorder {
+    public_bits: Vec<u8>,
+    algorithm: &'static SignatureAlgorithm,
+}
+
+thread_local! {
+    static RECORDED_TBS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl TbsRecorder {
+    /// A recorder whose certificates name `key` as their signer, with its algorithm.
+    pub fn of(key: &CaKey) -> TbsRecorder {
+        TbsRecorder {
+            public_bits: key.public_bits.clone(),
+            algorithm: key.algorithm,
+        }
+    }
+
+    /// The TBSCertificate this thread's last recording signer was given.
+    pub fn take() -> Vec<u8> {
+        RECORDED_TBS.with(|tbs| std::mem::take(&mut *tbs.borrow_mut()))
+    }
+}
+
+impl PublicKeyData for TbsRecorder {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public_bits
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.algorithm
+    }
+}
+
+impl SigningKey for TbsRecorder {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        RECORDED_TBS.with(|tbs| msg.clone_into(&mut *tbs.borrow_mut()));
+        Ok(Vec::new())
+    }
+}
+
 /// The CA chain: the issuing certificate first, the root last.
 pub struct CaChain {
     certs: Vec<X509>,
     ders: Vec<Vec<u8>>,
     pems: Vec<String>,
+    issuer_key_hash: [u8; 32],
 }
 
 impl CaChain {
@@ -270,7 +316,16 @@ impl CaChain {
             .iter()
             .map(|c| c.to_der())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(CaChain { certs, ders, pems })
+        let issuing = X509Certificate::from_der(&ders[0])
+            .map_err(|e| Error::Chain(format!("the issuing certificate: {e}")))?
+            .1;
+        let issuer_key_hash = sigil_ctlog::rfc6962::sha256(issuing.tbs_certificate.subject_pki.raw);
+        Ok(CaChain {
+            certs,
+            ders,
+            pems,
+            issuer_key_hash,
+        })
     }
 
     /// Reads a PEM chain file.
@@ -301,6 +356,12 @@ impl CaChain {
     /// All certificates as DER, issuing first (encoded once: issuance logs them every time).
     pub fn ders(&self) -> &[Vec<u8>] {
         &self.ders
+    }
+
+    /// SHA-256 of the issuing certificate's SubjectPublicKeyInfo: the `issuer_key_hash` of
+    /// every precertificate log entry (RFC 6962 §3.2).
+    pub fn issuer_key_hash(&self) -> &[u8; 32] {
+        &self.issuer_key_hash
     }
 
     /// All certificates as PEM with trailing whitespace trimmed (Fulcio's form), issuing first.
