@@ -5,6 +5,7 @@
 //! (`scenario`) before the measured window, so the window measures the server, not the
 //! generator's own signing.
 
+mod http1;
 mod scenario;
 
 use std::collections::BTreeMap;
@@ -146,13 +147,14 @@ pub async fn run(options: Options) -> Result<Report, String> {
     let deadline = start + options.duration;
     let mut tasks = Vec::with_capacity(options.connections);
     for _ in 0..options.connections {
-        let (http, work, next) = (http.clone(), work.clone(), next.clone());
+        let (work, next) = (work.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
+            let mut connections = scenario::Connections::default();
             let mut latencies = Vec::new();
             let mut errors: BTreeMap<u16, u64> = BTreeMap::new();
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                match work.execute(&http, i).await {
+                match work.execute(&mut connections, i).await {
                     Ok(took) => latencies.push(took.as_micros().min(u32::MAX as u128) as u32),
                     Err(status) => *errors.entry(status).or_default() += 1,
                 }

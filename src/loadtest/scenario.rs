@@ -12,6 +12,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509ReqBuilder};
 use serde_json::{Value, json};
 
+use super::http1::{Connection, Failure, Request};
 use super::{Options, Outcome};
 use crate::client::trust::TrustMaterial;
 use crate::client::verify::{Policy, verify};
@@ -49,17 +50,12 @@ pub(super) struct Prepared {
 
 /// What a scenario sends, ready to go.
 pub(super) enum Work {
-    /// Bodies POSTed to one URL (with the token when there is one), expecting a 2xx.
-    Post {
-        url: String,
-        token: Option<String>,
-        bodies: Vec<Vec<u8>>,
-    },
-    /// Certificate then Rekor entry, per prepared key.
+    /// Requests sent in turn, each expecting a 2xx.
+    Post { requests: Vec<Request> },
+    /// Certificate then Rekor entry, per prepared key; the entry is built from the answer.
     Sign {
-        ca: String,
+        certificates: Vec<Request>,
         rekor: String,
-        token: String,
         keys: Vec<Prepared>,
     },
     /// One bundle to verify over and over.
@@ -69,6 +65,33 @@ pub(super) enum Work {
         trust: Box<TrustMaterial>,
         policy: Policy,
     },
+}
+
+/// A task's connections, one per server it talks to.
+#[derive(Default)]
+pub(super) struct Connections(Vec<Connection>);
+
+impl Connections {
+    fn to(&mut self, authority: &str) -> &mut Connection {
+        let n = match self.0.iter().position(|c| c.authority() == authority) {
+            Some(n) => n,
+            None => {
+                self.0.push(Connection::new(authority));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[n]
+    }
+
+    async fn send(&mut self, request: &Request) -> Result<Vec<u8>, u16> {
+        self.to(&request.authority)
+            .exchange(request)
+            .await
+            .map_err(|failure| match failure {
+                Failure::Status(status) => status,
+                Failure::Transport => 0,
+            })
+    }
 }
 
 fn p256() -> Result<PKey<Private>, openssl::error::ErrorStack> {
@@ -150,35 +173,25 @@ fn chain_of(answer: &[u8]) -> Vec<String> {
 
 impl Work {
     /// Runs iteration `i` (prepared items are used in turn).
-    pub(super) async fn execute(&self, http: &reqwest::Client, i: usize) -> Outcome {
+    pub(super) async fn execute(&self, connections: &mut Connections, i: usize) -> Outcome {
         let start = Instant::now();
         match self {
-            Work::Post { url, token, bodies } => {
-                post(
-                    http,
-                    url,
-                    token.as_deref(),
-                    bodies[i % bodies.len()].clone(),
-                )
-                .await?;
+            Work::Post { requests } => {
+                connections.send(&requests[i % requests.len()]).await?;
             }
             Work::Sign {
-                ca,
+                certificates,
                 rekor,
-                token,
                 keys,
             } => {
-                let item = &keys[i % keys.len()];
-                let answer = post(http, ca, Some(token), item.csr_body.clone()).await?;
+                let n = i % keys.len();
+                let answer = connections.send(&certificates[n]).await?;
                 let chain = chain_of(&answer);
                 let leaf = chain.first().ok_or(0u16)?;
-                post(
-                    http,
-                    rekor,
-                    None,
-                    hashedrekord(&item.digest, &item.signature, leaf.as_bytes()),
-                )
-                .await?;
+                let item = &keys[n];
+                let body = hashedrekord(&item.digest, &item.signature, leaf.as_bytes());
+                let entry = Request::post(rekor, None, &body).map_err(|_| 0u16)?;
+                connections.send(&entry).await?;
             }
             Work::Verify {
                 bundle,
@@ -216,18 +229,28 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
             .map(|k| k.csr_body)
             .collect())
     };
+    let posts = |url: &str, token: Option<&str>, bodies: Vec<Vec<u8>>| -> Result<Work, String> {
+        let requests = bodies
+            .iter()
+            .map(|body| Request::post(url, token, body))
+            .collect::<Result<_, _>>()?;
+        Ok(Work::Post { requests })
+    };
     Ok(match options.scenario {
-        Scenario::Issue => Work::Post {
-            url: ca,
-            token: Some(token),
-            bodies: csr_bodies()?,
-        },
-        Scenario::Sign => Work::Sign {
-            ca,
-            rekor,
-            token,
-            keys: keys(options.prepare)?,
-        },
+        Scenario::Issue => posts(&ca, Some(&token), csr_bodies()?)?,
+        Scenario::Sign => {
+            let keys = keys(options.prepare)?;
+            let certificates = keys
+                .iter()
+                .map(|k| Request::post(&ca, Some(&token), &k.csr_body))
+                .collect::<Result<_, _>>()?;
+            Request::post(&rekor, None, b"")?;
+            Work::Sign {
+                certificates,
+                rekor,
+                keys,
+            }
+        }
         Scenario::RekorUpload => {
             let (item, leaf) = certified_key(http, &ca, &token).await?;
             let ec = item.key.ec_key().map_err(crypto)?;
@@ -240,17 +263,13 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
                 })
                 .collect::<Result<_, openssl::error::ErrorStack>>()
                 .map_err(crypto)?;
-            Work::Post {
-                url: rekor,
-                token: None,
-                bodies,
-            }
+            posts(&rekor, None, bodies)?
         }
-        Scenario::CtAddChain => Work::Post {
-            url: format!("{server}/ct/v1/add-chain"),
-            token: None,
-            bodies: issue_chains(http, &ca, &token, csr_bodies()?, options).await?,
-        },
+        Scenario::CtAddChain => posts(
+            &format!("{server}/ct/v1/add-chain"),
+            None,
+            issue_chains(http, &ca, &token, csr_bodies()?, options).await?,
+        )?,
         Scenario::Verify => {
             let (item, leaf) = certified_key(http, &ca, &token).await?;
             let entry = post(
