@@ -205,9 +205,13 @@ fn public_parts<T: HasPublic>(
     })
 }
 
-/// RFC 5280 §4.2.1.2 method (1) over raw subjectPublicKey bits.
+/// RFC 5280 §4.2.1.2 method (1) over raw subjectPublicKey bits. Every leaf needs one; aws-lc-rs
+/// hashes without OpenSSL 3.0's per-call algorithm fetch.
 pub fn key_identifier(public_bits: &[u8]) -> Vec<u8> {
-    openssl::sha::sha1(public_bits).to_vec()
+    use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
+    digest(&SHA1_FOR_LEGACY_USE_ONLY, public_bits)
+        .as_ref()
+        .to_vec()
 }
 
 impl PublicKeyData for CaKey {
@@ -367,5 +371,19 @@ impl CaChain {
     /// All certificates as PEM with trailing whitespace trimmed (Fulcio's form), issuing first.
     pub fn pems(&self) -> &[String] {
         &self.pems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_identifiers_are_sha1_of_the_key_bits() {
+        // FIPS 180-2, appendix A.1.
+        assert_eq!(
+            crate::ca::hex(&key_identifier(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 }
