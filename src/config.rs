@@ -655,6 +655,20 @@ mod tests {
     }
 
     #[test]
+    fn a_linger_longer_than_the_heartbeat_is_refused() {
+        let mut config: Config = config::Config::builder()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        config.log.batch_linger = Duration::from_millis(200);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("log.batch_linger"), "{err}");
+        config.log.batch_linger = Duration::ZERO;
+        config.validate().unwrap();
+    }
+
+    #[test]
     fn toml_file_values_are_read_and_typos_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sigil.toml");

@@ -198,6 +198,15 @@ impl CtLog {
             Some(&precert.tbs_without_poison),
             "the CA's TBSCertificate without the poison is not its precertificate's"
         );
+        debug_assert_eq!(
+            chain
+                .first()
+                .and_then(|issuer| parse(issuer).ok())
+                .map(|issuer| sha256(issuer.tbs_certificate.subject_pki.raw))
+                .as_ref(),
+            Some(precert.issuer_key_hash),
+            "the CA's issuer key hash is not its issuing certificate's"
+        );
         let entry = SignedEntry::Precert {
             issuer_key_hash: *precert.issuer_key_hash,
             tbs: precert.tbs_without_poison,

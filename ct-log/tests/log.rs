@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, PendingEntry};
+use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
 use sigil_ctlog::merkle;
 use sigil_ctlog::note::Checkpoint;
 use sigil_ctlog::rfc6962::{Hash, leaf_hash};
@@ -45,9 +45,24 @@ async fn open(store: &Store, name: &str) -> Arc<Log> {
 }
 
 async fn open_with(store: &Store, name: &str, options: LogOptions) -> Arc<Log> {
-    let log = Log::open(name, store.clone(), Arc::new(PlainSigner), None, options)
-        .await
-        .unwrap();
+    open_observed(store, name, options, None).await
+}
+
+async fn open_observed(
+    store: &Store,
+    name: &str,
+    options: LogOptions,
+    observer: Option<Arc<dyn Observer>>,
+) -> Arc<Log> {
+    let log = Log::open(
+        name,
+        store.clone(),
+        Arc::new(PlainSigner),
+        observer,
+        options,
+    )
+    .await
+    .unwrap();
     tokio::spawn(log.clone().run_sequencer());
     log
 }
@@ -332,7 +347,7 @@ async fn count_in_file(db: &std::path::Path, query: &str) -> i64 {
 /// The size of every batch a log commits.
 #[derive(Default)]
 struct Batches(std::sync::Mutex<Vec<usize>>);
-impl sigil_ctlog::log::Observer for Batches {
+impl Observer for Batches {
     fn batch_committed(&self, _log: &str, entries: usize, _latency: Duration, _size: u64) {
         self.0.lock().unwrap().push(entries);
     }
@@ -351,16 +366,7 @@ async fn open_lingering(store: &Store, name: &str, linger: Duration) -> (Arc<Log
         linger,
         ..LogOptions::default()
     };
-    let log = Log::open(
-        name,
-        store.clone(),
-        Arc::new(PlainSigner),
-        Some(batches.clone()),
-        options,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(log.clone().run_sequencer());
+    let log = open_observed(store, name, options, Some(batches.clone())).await;
     (log, batches)
 }
 
