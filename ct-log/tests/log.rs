@@ -196,12 +196,17 @@ async fn unique_leaves(store: &Store, name: &str) {
     assert_eq!(replicas[1].head().await.unwrap().size, 100);
 }
 
+/// A store in a new SQLite file under `dir`.
+async fn sqlite_store(dir: &std::path::Path) -> Store {
+    Store::connect(&format!("sqlite://{}", dir.join("log.db").display()))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_engine_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path()).await;
     exercise(store, "sqlite").await;
 }
 
@@ -373,9 +378,7 @@ async fn open_lingering(store: &Store, name: &str, linger: Duration) -> (Arc<Log
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sequencer_wakes_for_work_and_lingers_only_under_load() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path()).await;
     let patience = Duration::from_secs(30);
 
     // A lone client's batches hold one entry each: it waits neither for the heartbeat nor
