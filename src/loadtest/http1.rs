@@ -16,9 +16,18 @@ pub(super) struct Request {
     pub bytes: Vec<u8>,
 }
 
-impl Request {
-    /// A `POST` of a JSON `body` to `url`, with a bearer `token` when given.
-    pub fn post(url: &str, token: Option<&str>, body: &[u8]) -> Result<Request, String> {
+/// Where JSON bodies are POSTed, with the request head fixed once.
+pub(super) struct Endpoint {
+    authority: String,
+    // The request line, `Host` and `Content-Type`.
+    head: String,
+    // The `Authorization` line, or nothing.
+    authorization: String,
+}
+
+impl Endpoint {
+    /// JSON POSTs to `url`, with a bearer `token` when given.
+    pub fn new(url: &str, token: Option<&str>) -> Result<Endpoint, String> {
         let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         if url.scheme() != "http" {
             return Err(format!(
@@ -30,19 +39,33 @@ impl Request {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n",
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n",
             &url[url::Position::BeforePath..],
-            body.len()
         );
-        if let Some(token) = token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
+        let authorization = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        Ok(Endpoint {
+            authority,
+            head,
+            authorization,
+        })
+    }
+
+    /// The request that POSTs `body` here.
+    pub fn post(&self, body: &[u8]) -> Request {
+        let mut bytes =
+            Vec::with_capacity(self.head.len() + self.authorization.len() + body.len() + 32);
+        bytes.extend_from_slice(self.head.as_bytes());
+        bytes.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        bytes.extend_from_slice(self.authorization.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
         bytes.extend_from_slice(body);
-        Ok(Request { authority, bytes })
+        Request {
+            authority: self.authority.clone(),
+            bytes,
+        }
     }
 }
 
@@ -220,12 +243,9 @@ mod tests {
 
     #[test]
     fn a_post_is_serialized_with_its_length_and_token() {
-        let request = Request::post(
-            "http://127.0.0.1:5600/api/v2/signingCert?x=1",
-            Some("t"),
-            b"{}",
-        )
-        .unwrap();
+        let request = Endpoint::new("http://127.0.0.1:5600/api/v2/signingCert?x=1", Some("t"))
+            .unwrap()
+            .post(b"{}");
         assert_eq!(request.authority, "127.0.0.1:5600");
         assert_eq!(
             String::from_utf8(request.bytes).unwrap(),
@@ -233,7 +253,7 @@ mod tests {
              Content-Type: application/json\r\nContent-Length: 2\r\n\
              Authorization: Bearer t\r\n\r\n{}"
         );
-        assert!(Request::post("https://example.com/", None, b"").is_err());
+        assert!(Endpoint::new("https://example.com/", None).is_err());
     }
 
     /// A server that writes `answer` in small pieces after each request it reads.
@@ -260,14 +280,18 @@ mod tests {
               5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
         )
         .await;
-        let request = Request::post(&format!("http://{authority}/"), None, b"{}").unwrap();
+        let request = Endpoint::new(&format!("http://{authority}/"), None)
+            .unwrap()
+            .post(b"{}");
         let mut connection = Connection::new(&authority);
         for _ in 0..2 {
             assert_eq!(connection.exchange(&request).await.unwrap(), b"hello world");
         }
 
         let authority = serve(b"HTTP/1.1 429 Too Many\r\nContent-Length: 4\r\n\r\nslow").await;
-        let request = Request::post(&format!("http://{authority}/"), None, b"{}").unwrap();
+        let request = Endpoint::new(&format!("http://{authority}/"), None)
+            .unwrap()
+            .post(b"{}");
         let mut connection = Connection::new(&authority);
         assert!(matches!(
             connection.exchange(&request).await,

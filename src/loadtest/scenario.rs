@@ -12,7 +12,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509ReqBuilder};
 use serde_json::{Value, json};
 
-use super::http1::{Connection, Failure, Request};
+use super::http1::{Connection, Endpoint, Failure, Request};
 use super::{Options, Outcome};
 use crate::client::trust::TrustMaterial;
 use crate::client::verify::{Policy, verify};
@@ -55,7 +55,7 @@ pub(super) enum Work {
     /// Certificate then Rekor entry, per prepared key; the entry is built from the answer.
     Sign {
         certificates: Vec<Request>,
-        rekor: String,
+        rekor: Endpoint,
         keys: Vec<Prepared>,
     },
     /// One bundle to verify over and over.
@@ -190,8 +190,7 @@ impl Work {
                 let leaf = chain.first().ok_or(0u16)?;
                 let item = &keys[n];
                 let body = hashedrekord(&item.digest, &item.signature, leaf.as_bytes());
-                let entry = Request::post(rekor, None, &body).map_err(|_| 0u16)?;
-                connections.send(&entry).await?;
+                connections.send(&rekor.post(&body)).await?;
             }
             Work::Verify {
                 bundle,
@@ -230,24 +229,18 @@ pub(super) async fn prepare(http: &reqwest::Client, options: &Options) -> Result
             .collect())
     };
     let posts = |url: &str, token: Option<&str>, bodies: Vec<Vec<u8>>| -> Result<Work, String> {
-        let requests = bodies
-            .iter()
-            .map(|body| Request::post(url, token, body))
-            .collect::<Result<_, _>>()?;
+        let endpoint = Endpoint::new(url, token)?;
+        let requests = bodies.iter().map(|body| endpoint.post(body)).collect();
         Ok(Work::Post { requests })
     };
     Ok(match options.scenario {
         Scenario::Issue => posts(&ca, Some(&token), csr_bodies()?)?,
         Scenario::Sign => {
             let keys = keys(options.prepare)?;
-            let certificates = keys
-                .iter()
-                .map(|k| Request::post(&ca, Some(&token), &k.csr_body))
-                .collect::<Result<_, _>>()?;
-            Request::post(&rekor, None, b"")?;
+            let ca = Endpoint::new(&ca, Some(&token))?;
             Work::Sign {
-                certificates,
-                rekor,
+                certificates: keys.iter().map(|k| ca.post(&k.csr_body)).collect(),
+                rekor: Endpoint::new(&rekor, None)?,
                 keys,
             }
         }
