@@ -1,10 +1,10 @@
 //! The certificate authority: keys, chain, and issuance of short-lived leaves.
 //!
 //! Issuance is three steps so that the CT log fits between them: `prepare` fixes the leaf
-//! (the profile), `sign_precertificate` signs it with the poison, and `sign_final` signs the
-//! same template with the SCT list. Both extensions are appended last, so the final
-//! certificate's TBS without the SCT list is byte for byte the precertificate's without the
-//! poison: what the SCT signed.
+//! (the profile) and renders its TBSCertificate once, `sign_precertificate` signs it with the
+//! poison, and `sign_final` signs it with the SCT list. Both extensions are appended last
+//! (`tbs`), so the final certificate's TBS without the SCT list is byte for byte the
+//! precertificate's without the poison: what the SCT signed.
 
 pub mod extensions;
 pub mod generate;
@@ -12,13 +12,14 @@ pub mod pkcs11;
 pub mod pop;
 pub mod profile;
 pub mod signer;
+mod tbs;
 
 use std::time::Duration;
 
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509StoreContext};
-use rcgen::Issuer;
+use rcgen::{Issuer, SigningKey};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -39,16 +40,25 @@ pub enum Error {
     /// A value could not be placed in the certificate.
     #[error("certificate profile: {0}")]
     Profile(String),
+    /// The system's random generator failed (serial numbers).
+    #[error("the random generator failed")]
+    Random,
     /// The start-up self-test failed.
     #[error("CA self-test: {0}")]
     SelfTest(String),
     /// rcgen could not build or sign a certificate.
     #[error("building the certificate: {0}")]
     Build(#[from] rcgen::Error),
+    /// A certificate could not be assembled from its rendered parts.
+    #[error("encoding the certificate: {0}")]
+    Der(#[from] der::Error),
     /// OpenSSL failed.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
 }
+
+/// PEM as Fulcio and rcgen write it, with LF line endings on every platform.
+const PEM_LF: pem::EncodeConfig = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
 
 /// A signed leaf and the chain that goes with it.
 #[derive(Debug, Clone)]
@@ -62,12 +72,12 @@ pub struct IssuedCertificate {
 }
 
 /// OID of the precertificate poison extension (RFC 6962 §3.1).
-const POISON_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3];
+const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
 /// OID of the embedded SCT list extension (RFC 6962 §3.3).
-const SCT_LIST_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
+const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 
 /// A signed precertificate and the TBSCertificate its CT log entry carries: the template's,
-/// without the poison. The CA renders it from the template, which is cheaper than parsing the
+/// without the poison. The CA has it from `prepare`, which is cheaper than parsing the
 /// precertificate back and re-encoding it without the poison.
 pub struct Precertificate {
     /// DER of the precertificate.
@@ -76,17 +86,22 @@ pub struct Precertificate {
     pub tbs_without_poison: Vec<u8>,
 }
 
-/// A leaf whose every field is fixed, ready to be signed as precertificate and final.
+/// A leaf whose every field is fixed, ready to be signed as precertificate and final: its
+/// TBSCertificate without the poison or the SCT list.
 pub struct LeafTemplate {
-    params: rcgen::CertificateParams,
-    spki: rcgen::SubjectPublicKeyInfo,
+    tbs: Vec<u8>,
+    serial_hex: String,
 }
 
 /// The CA: one signing key, its chain, and the leaf lifetime.
 pub struct CertificateAuthority {
-    issuer: Issuer<'static, CaKey>,
-    // The same issuer with a key that records what it is asked to sign instead of signing.
+    key: CaKey,
+    // The issuer as rcgen renders it, with a key that records what it is asked to sign instead
+    // of signing: rcgen renders each leaf's TBSCertificate once, and `key` signs it twice.
     tbs_recorder: Issuer<'static, TbsRecorder>,
+    // The DER AlgorithmIdentifier of `key`'s signatures, and the poison extension.
+    signature_algorithm: Vec<u8>,
+    poison: Vec<u8>,
     chain: CaChain,
     validity: Duration,
     signs_in_microseconds: bool,
@@ -147,12 +162,15 @@ impl CertificateAuthority {
     ) -> Result<CertificateAuthority, Error> {
         check_chain(&key, &chain)?;
         let issuing_der = chain.issuing().to_der()?.into();
+        let recorder = TbsRecorder::of(&key);
         let tbs_recorder = Issuer::from_ca_cert_der(&issuing_der, TbsRecorder::of(&key))?;
-        let issuer = Issuer::from_ca_cert_der(&issuing_der, key)?;
+        rcgen::CertificateParams::default().signed_by(&recorder, &tbs_recorder)?;
         let ca = CertificateAuthority {
-            signs_in_microseconds: issuer.key().signs_in_microseconds(),
-            issuer,
+            signs_in_microseconds: key.signs_in_microseconds(),
+            key,
             tbs_recorder,
+            signature_algorithm: tbs::signature_algorithm(&TbsRecorder::take())?,
+            poison: tbs::extension(POISON_OID, true, &[0x05, 0x00])?,
             chain,
             validity,
         };
@@ -178,50 +196,58 @@ impl CertificateAuthority {
         let spki = rcgen::SubjectPublicKeyInfo::from_der(key.spki_der())?;
         let params =
             profile::leaf_params(principal, &spki, OffsetDateTime::now_utc(), self.validity)?;
-        Ok(LeafTemplate { params, spki })
-    }
-
-    /// Signs the precertificate: the template plus the critical CT poison (RFC 6962 §3.1).
-    /// CPU-bound: call it off the async executor.
-    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Precertificate, Error> {
-        let mut params = leaf.params.clone();
-        let mut poison = rcgen::CustomExtension::from_oid_content(POISON_OID, vec![0x05, 0x00]);
-        poison.set_criticality(true);
-        params.custom_extensions.push(poison);
-        let der = params.signed_by(&leaf.spki, &self.issuer)?.der().to_vec();
-        leaf.params.signed_by(&leaf.spki, &self.tbs_recorder)?;
-        Ok(Precertificate {
-            der,
-            tbs_without_poison: TbsRecorder::take(),
-        })
-    }
-
-    /// Signs the final certificate: the template plus, when given, the embedded SCT list
-    /// extension (`extnValue` contents). CPU-bound: call it off the async executor.
-    pub fn sign_final(
-        &self,
-        leaf: &LeafTemplate,
-        sct_list: Option<Vec<u8>>,
-    ) -> Result<IssuedCertificate, Error> {
-        let mut params = leaf.params.clone();
-        if let Some(list) = sct_list {
-            params
-                .custom_extensions
-                .push(rcgen::CustomExtension::from_oid_content(SCT_LIST_OID, list));
-        }
-        let cert = params.signed_by(&leaf.spki, &self.issuer)?;
-        let mut chain_pem = vec![cert.pem().trim_end().to_owned()];
-        chain_pem.extend(self.chain.pems().iter().cloned());
+        // rcgen calls the recorder on this thread, which takes the bytes from it at once.
+        params.signed_by(&spki, &self.tbs_recorder)?;
+        let tbs = TbsRecorder::take();
         let serial_hex = params
             .serial_number
             .as_ref()
             .map(|s| hex(s.as_ref()))
             .unwrap_or_default();
-        Ok(IssuedCertificate {
-            der: cert.der().to_vec(),
-            chain_pem,
-            serial_hex,
+        Ok(LeafTemplate { tbs, serial_hex })
+    }
+
+    /// Signs the precertificate: the template plus the critical CT poison (RFC 6962 §3.1).
+    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Precertificate, Error> {
+        Ok(Precertificate {
+            der: self.sign(&tbs::with_extension(&leaf.tbs, &self.poison)?)?,
+            tbs_without_poison: leaf.tbs.clone(),
         })
+    }
+
+    /// Signs the final certificate: the template plus, when given, the embedded SCT list
+    /// extension (`extnValue` contents).
+    pub fn sign_final(
+        &self,
+        leaf: &LeafTemplate,
+        sct_list: Option<Vec<u8>>,
+    ) -> Result<IssuedCertificate, Error> {
+        let der = match sct_list {
+            Some(list) => {
+                let extension = tbs::extension(SCT_LIST_OID, false, &list)?;
+                self.sign(&tbs::with_extension(&leaf.tbs, &extension)?)?
+            }
+            None => self.sign(&leaf.tbs)?,
+        };
+        let pem = pem::encode_config(&pem::Pem::new("CERTIFICATE", der.clone()), PEM_LF);
+        let mut chain_pem = vec![pem.trim_end().to_owned()];
+        chain_pem.extend(self.chain.pems().iter().cloned());
+        Ok(IssuedCertificate {
+            der,
+            chain_pem,
+            serial_hex: leaf.serial_hex.clone(),
+        })
+    }
+
+    /// Signs a TBSCertificate with the CA key and wraps it as a Certificate. CPU-bound: with
+    /// a slow key, call it off the async executor (see `signs_in_microseconds`).
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
+        let signature = self.key.sign(tbs)?;
+        Ok(tbs::certificate(
+            tbs,
+            &self.signature_algorithm,
+            &signature,
+        )?)
     }
 
     /// Issues a certificate to a throwaway key and verifies it the way a client would. This
