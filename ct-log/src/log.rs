@@ -107,7 +107,8 @@ pub struct LogOptions {
     /// wake it at once.
     pub interval: Duration,
     /// How long the sequencer lets a batch fill while entries keep arriving (the previous
-    /// batch held more than one). Zero commits at once, whatever the load.
+    /// batch held more than one); a pause of a quarter of it ends the wait. Zero commits at
+    /// once, whatever the load.
     pub linger: Duration,
     /// Most entries waiting at once; more get [`LogError::PoolFull`].
     pub max_pending: usize,
@@ -301,19 +302,27 @@ impl Log {
         }
     }
 
-    /// Lets the pool fill for up to `linger`, or until it holds a full batch. A commit costs
-    /// the same fsync, tile rewrites, tree head signature and thread switches whether it
-    /// carries one entry or a hundred, so under load fewer, larger commits leave more of the
-    /// CPU to the requests. A lone client never waits here: its batches hold one entry.
+    /// Lets the pool fill for up to `linger`, or until it holds a full batch, or until no entry
+    /// has arrived for a quarter of `linger`. A commit costs the same fsync, tile rewrites,
+    /// tree head signature and thread switches whether it carries one entry or a hundred, so
+    /// under load fewer, larger commits leave more of the CPU to the requests. But once entries
+    /// stop arriving, every request in flight is likely waiting for this batch, and waiting
+    /// longer would only leave the CPU idle. A lone client never waits here: its batches hold
+    /// one entry.
     async fn linger(&self) {
         let deadline = tokio::time::Instant::now() + self.options.linger;
-        while self.pending() < FULL_BATCH {
-            if tokio::time::timeout_at(deadline, self.wakeup.notified())
+        let quiet = self.options.linger / 4;
+        let mut seen = self.pending();
+        while seen < FULL_BATCH {
+            let check = (tokio::time::Instant::now() + quiet).min(deadline);
+            let woken = tokio::time::timeout_at(check, self.wakeup.notified())
                 .await
-                .is_err()
-            {
+                .is_ok();
+            let pending = self.pending();
+            if !woken && (pending == seen || tokio::time::Instant::now() >= deadline) {
                 return;
             }
+            seen = pending;
         }
     }
 

@@ -424,4 +424,22 @@ async fn the_sequencer_wakes_for_work_and_lingers_only_under_load() {
         task.await.unwrap();
     }
     assert_eq!(batches.last(), 10);
+
+    // Once entries stop arriving for a quarter of the linger, the batch is committed: its
+    // submitters are all waiting for it, and lingering on would leave the CPU idle.
+    let linger = Duration::from_secs(8);
+    let (log, batches) = open_lingering(&store, "pause", linger).await;
+    let mut from = 0;
+    while batches.last() < 2 {
+        submit_all(&log, from, 2).await;
+        from += 2;
+    }
+    let started = std::time::Instant::now();
+    submit_all(&log, from, 3).await;
+    assert_eq!(batches.last(), 3);
+    assert!(
+        started.elapsed() < linger * 3 / 4,
+        "a paused batch waited out the linger: {:?}",
+        started.elapsed()
+    );
 }
