@@ -132,67 +132,57 @@ mod tests {
         }
     }
 
-    fn issuer() -> Issuer<'static, Fixed> {
+    /// rcgen's TBSCertificate of one leaf, then its TBSCertificate and whole certificate of
+    /// the same leaf with `extension` last.
+    fn rendered(extension: CustomExtension) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let public = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
             .expect("key")
             .der_bytes()
             .to_vec();
-        let mut params = CertificateParams::new(vec![]).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let mut ca = CertificateParams::new(vec![]).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let signed = RefCell::new(Vec::new());
-        Issuer::new(params, Fixed { public, signed })
-    }
-
-    fn leaf() -> (CertificateParams, KeyPair) {
-        let params = CertificateParams::new(vec!["leaf.example".to_owned()]).expect("params");
-        (params, KeyPair::generate().expect("key"))
+        let issuer = Issuer::new(ca, Fixed { public, signed });
+        let mut params = CertificateParams::new(vec!["leaf.example".to_owned()]).expect("params");
+        let key = KeyPair::generate().expect("key");
+        params.signed_by(&key, &issuer).expect("rendered");
+        let plain = issuer.key().signed.take();
+        params.custom_extensions.push(extension);
+        let certificate = params.signed_by(&key, &issuer).expect("rendered");
+        (
+            plain,
+            issuer.key().signed.take(),
+            certificate.der().to_vec(),
+        )
     }
 
     #[test]
     fn an_appended_extension_is_what_rcgen_renders_with_it_last() {
-        let issuer = issuer();
-        let (mut params, key) = leaf();
-        params.signed_by(&key, &issuer).expect("rendered");
-        let plain = issuer.key().signed.take();
         let value = [0x04, 0x03, 0x01, 0x02, 0x03];
-        let appended = with_extension(
-            &plain,
-            &extension("1.3.6.1.4.1.11129.2.4.2", false, &value).expect("extension"),
-        )
-        .expect("appended");
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
-                value.to_vec(),
-            ));
-        let rcgen_cert = params.signed_by(&key, &issuer).expect("rendered");
-        assert_eq!(appended, issuer.key().signed.take());
+        let (plain, with_it, rcgen_certificate) = rendered(CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+            value.to_vec(),
+        ));
+        let sct_list = extension("1.3.6.1.4.1.11129.2.4.2", false, &value).expect("extension");
+        let appended = with_extension(&plain, &sct_list).expect("appended");
+        assert_eq!(appended, with_it);
 
         // The same TBSCertificate, wrapped here, is rcgen's certificate.
         let algorithm = signature_algorithm(&appended).expect("algorithm");
         assert_eq!(
             certificate(&appended, &algorithm, SIGNATURE).expect("certificate"),
-            rcgen_cert.der().to_vec()
+            rcgen_certificate
         );
     }
 
     #[test]
     fn a_critical_extension_carries_its_flag() {
-        let issuer = issuer();
-        let (mut params, key) = leaf();
-        params.signed_by(&key, &issuer).expect("rendered");
-        let plain = issuer.key().signed.take();
-        let poison = extension("1.3.6.1.4.1.11129.2.4.3", true, &[0x05, 0x00]).expect("poison");
         let mut critical =
             CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
         critical.set_criticality(true);
-        params.custom_extensions.push(critical);
-        params.signed_by(&key, &issuer).expect("rendered");
-        assert_eq!(
-            with_extension(&plain, &poison).expect("appended"),
-            issuer.key().signed.take()
-        );
+        let (plain, with_it, _) = rendered(critical);
+        let poison = extension("1.3.6.1.4.1.11129.2.4.3", true, &[0x05, 0x00]).expect("poison");
+        assert_eq!(with_extension(&plain, &poison).expect("appended"), with_it);
     }
 
     #[test]
