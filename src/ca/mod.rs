@@ -162,14 +162,16 @@ impl CertificateAuthority {
     ) -> Result<CertificateAuthority, Error> {
         check_chain(&key, &chain)?;
         let issuing_der = chain.issuing().to_der()?.into();
-        let recorder = TbsRecorder::of(&key);
         let tbs_recorder = Issuer::from_ca_cert_der(&issuing_der, TbsRecorder::of(&key))?;
-        rcgen::CertificateParams::default().signed_by(&recorder, &tbs_recorder)?;
+        // A throwaway rendering shows the AlgorithmIdentifier that rcgen writes for this key,
+        // which every certificate repeats around its signature.
+        rcgen::CertificateParams::default().signed_by(tbs_recorder.key(), &tbs_recorder)?;
+        let signature_algorithm = tbs::signature_algorithm(&TbsRecorder::take())?;
         let ca = CertificateAuthority {
             signs_in_microseconds: key.signs_in_microseconds(),
             key,
             tbs_recorder,
-            signature_algorithm: tbs::signature_algorithm(&TbsRecorder::take())?,
+            signature_algorithm,
             poison: tbs::extension(POISON_OID, true, &[0x05, 0x00])?,
             chain,
             validity,
