@@ -41,8 +41,8 @@ pub async fn issue(
         SctMode::Embedded => {
             let precert = sign(&state.ca, &leaf, |ca, leaf| ca.sign_precertificate(leaf)).await?;
             let own = OwnPrecert {
-                der: &precert.der,
-                tbs_without_poison: precert.tbs_without_poison,
+                der: &precert,
+                tbs_without_poison: leaf.tbs().to_vec(),
                 issuer_key_hash: state.ca.chain().issuer_key_hash(),
             };
             let logged = state.ct.add_own_precert(own, chain).await?;

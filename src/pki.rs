@@ -1,5 +1,6 @@
 //! Certificate path validation (RFC 5280, by rustls-webpki over aws-lc-rs), shared by the
-//! verifier (leaf and TSA chains) and the Rekor log (entry certificates).
+//! verifier (leaf and TSA chains) and the Rekor log (entry certificates), and the one PEM form
+//! that sigil writes certificates in.
 
 use std::time::Duration;
 
@@ -22,6 +23,13 @@ static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
     webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
+
+/// A certificate as PEM the way OpenSSL, Fulcio and rcgen write it: 64-column lines and LF line
+/// endings on every platform, with the final newline.
+pub fn certificate_pem(der: &[u8]) -> String {
+    let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new("CERTIFICATE", der), lf)
+}
 
 /// Extended key usage codeSigning (1.3.6.1.5.5.7.3.3), DER value bytes.
 pub const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];

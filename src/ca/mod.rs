@@ -57,9 +57,6 @@ pub enum Error {
     OpenSsl(#[from] openssl::error::ErrorStack),
 }
 
-/// PEM as Fulcio and rcgen write it, with LF line endings on every platform.
-const PEM_LF: pem::EncodeConfig = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
-
 /// A signed leaf and the chain that goes with it.
 #[derive(Debug, Clone)]
 pub struct IssuedCertificate {
@@ -76,21 +73,19 @@ const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
 /// OID of the embedded SCT list extension (RFC 6962 §3.3).
 const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-/// A signed precertificate and the TBSCertificate its CT log entry carries: the template's,
-/// without the poison. The CA has it from `prepare`, which is cheaper than parsing the
-/// precertificate back and re-encoding it without the poison.
-pub struct Precertificate {
-    /// DER of the precertificate.
-    pub der: Vec<u8>,
-    /// DER of its TBSCertificate without the poison extension (RFC 6962 §3.2).
-    pub tbs_without_poison: Vec<u8>,
-}
-
 /// A leaf whose every field is fixed, ready to be signed as precertificate and final: its
 /// TBSCertificate without the poison or the SCT list.
 pub struct LeafTemplate {
     tbs: Vec<u8>,
     serial_hex: String,
+}
+
+impl LeafTemplate {
+    /// The TBSCertificate without the poison or the SCT list: what the precertificate's CT log
+    /// entry carries (RFC 6962 §3.2), with no need to parse the precertificate back.
+    pub fn tbs(&self) -> &[u8] {
+        &self.tbs
+    }
 }
 
 /// The CA: one signing key, its chain, and the leaf lifetime.
@@ -209,12 +204,10 @@ impl CertificateAuthority {
         Ok(LeafTemplate { tbs, serial_hex })
     }
 
-    /// Signs the precertificate: the template plus the critical CT poison (RFC 6962 §3.1).
-    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Precertificate, Error> {
-        Ok(Precertificate {
-            der: self.sign(&tbs::with_extension(&leaf.tbs, &self.poison)?)?,
-            tbs_without_poison: leaf.tbs.clone(),
-        })
+    /// Signs the precertificate (DER): the template plus the critical CT poison (RFC 6962
+    /// §3.1).
+    pub fn sign_precertificate(&self, leaf: &LeafTemplate) -> Result<Vec<u8>, Error> {
+        self.sign(&tbs::with_extension(&leaf.tbs, &self.poison)?)
     }
 
     /// Signs the final certificate: the template plus, when given, the embedded SCT list
@@ -231,8 +224,7 @@ impl CertificateAuthority {
             }
             None => self.sign(&leaf.tbs)?,
         };
-        let pem = pem::encode_config(&pem::Pem::new("CERTIFICATE", der.clone()), PEM_LF);
-        let mut chain_pem = vec![pem.trim_end().to_owned()];
+        let mut chain_pem = vec![crate::pki::certificate_pem(&der).trim_end().to_owned()];
         chain_pem.extend(self.chain.pems().iter().cloned());
         Ok(IssuedCertificate {
             der,
@@ -273,8 +265,10 @@ impl CertificateAuthority {
         // The CT log takes the CA's rendering of the precertificate's TBSCertificate without
         // the poison on trust; it must be what the log's own parser makes of it.
         let precert = self.sign_precertificate(&leaf)?;
-        if sigil_ctlog::ct::tbs_without_poison(&precert.der).ok()
-            != Some(precert.tbs_without_poison)
+        if sigil_ctlog::ct::tbs_without_poison(&precert)
+            .ok()
+            .as_deref()
+            != Some(leaf.tbs())
         {
             return Err(Error::SelfTest(
                 "the precertificate's TBSCertificate without the poison differs from the \

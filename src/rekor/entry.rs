@@ -105,14 +105,10 @@ fn certificate(field: &str, value: &str) -> Result<Certificate, EntryError> {
             "its key is not ECDSA P-256/P-384/P-521, RSA or Ed25519, or is malformed".into(),
         )
     })?;
-    let pem = pem::encode_config(
-        &pem::Pem::new("CERTIFICATE", der.as_slice()),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    );
     Ok(Certificate {
+        pem_b64: STANDARD.encode(crate::pki::certificate_pem(&der)),
         der,
         key,
-        pem_b64: STANDARD.encode(pem),
     })
 }
 
