@@ -89,6 +89,11 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes. Default 4 MiB, as Fulcio.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// How many nice levels the request workers run below the process, so that under load
+    /// the log's commit path, which every waiting request needs, gets the CPU first (Linux;
+    /// 0 to 19). Default 10.
+    #[serde(default = "default_worker_niceness")]
+    pub worker_niceness: i32,
 }
 
 /// `[storage]`
@@ -297,6 +302,9 @@ fn default_request_timeout() -> Duration {
 fn default_max_body_bytes() -> usize {
     4 * 1024 * 1024
 }
+fn default_worker_niceness() -> i32 {
+    10
+}
 fn default_storage_url() -> String {
     "sqlite://data/sigil.db".to_owned()
 }
@@ -340,6 +348,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             public_url: None,
             max_body_bytes: default_max_body_bytes(),
+            worker_niceness: default_worker_niceness(),
         }
     }
 }
@@ -464,6 +473,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.max_body_bytes",
                 "must be at least 1024 bytes",
+            ));
+        }
+        if !(0..=19).contains(&self.server.worker_niceness) {
+            return Err(ConfigError::invalid(
+                "server.worker_niceness",
+                "must be between 0 (off) and 19",
             ));
         }
         if let Some(url) = &self.server.public_url {
@@ -604,6 +619,7 @@ mod tests {
             .unwrap();
         assert_eq!(config.server.listen, "127.0.0.1:5555".parse().unwrap());
         assert_eq!(config.server.max_body_bytes, 4_194_304);
+        assert_eq!(config.server.worker_niceness, 10);
         assert_eq!(config.storage.url, "sqlite://data/sigil.db");
         assert_eq!(config.ca.backend, CaBackend::Ephemeral);
         assert_eq!(config.ca.key_type, CaKeyType::EcdsaP384);
@@ -665,6 +681,22 @@ mod tests {
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("log.batch_linger"), "{err}");
         config.log.batch_linger = Duration::ZERO;
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_worker_niceness_outside_0_to_19_is_refused() {
+        let mut config: Config = config::Config::builder()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        for bad in [-1, 20] {
+            config.server.worker_niceness = bad;
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("server.worker_niceness"), "{err}");
+        }
+        config.server.worker_niceness = 0;
         config.validate().unwrap();
     }
 

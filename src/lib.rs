@@ -22,6 +22,7 @@ pub mod pki;
 pub mod public_key;
 pub mod rekor;
 pub mod routes;
+pub mod scheduling;
 pub mod startup;
 pub mod telemetry;
 pub mod trust;

@@ -167,8 +167,13 @@ impl Application {
             trust: crate::trust::TrustDocuments::empty(),
         };
         state.trust = crate::trust::TrustDocuments::build(&state).map_err(StartupError::Other)?;
+        let niceness = state.config.server.worker_niceness;
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
+            // actix-web builds the app once on each worker thread as the worker starts.
+            if let Err(e) = crate::scheduling::lower_current_thread(niceness) {
+                tracing::warn!(error = %e, "cannot lower the request worker's priority");
+            }
             let metrics = metrics.clone();
             App::new()
                 .app_data(state.clone())

@@ -273,8 +273,9 @@ impl CtLog {
                 .map_err(|_| LogError::Unavailable("issuer cache poisoned".into()))?;
             issuers
                 .iter()
-                .map(|d| (sha256(d), d.clone()))
+                .map(|d| (sha256(d), d))
                 .filter(|(fp, _)| !stored.contains(fp))
+                .map(|(fp, d)| (fp, d.clone()))
                 .collect()
         };
         if !new.is_empty() {

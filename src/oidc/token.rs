@@ -39,6 +39,14 @@ struct RawHeader {
     kid: Option<String>,
 }
 
+/// The one claim read before verification. The other claims are skipped unread here (the
+/// payload is parsed whole only once, after the signature is checked).
+#[derive(Deserialize)]
+struct ClaimedIssuer {
+    #[serde(default)]
+    iss: Option<Value>,
+}
+
 /// What a token says about itself before anything is verified: enough to choose the keys
 /// that must then verify it, and nothing to be trusted.
 #[derive(Debug)]
@@ -62,15 +70,14 @@ pub fn inspect(token: &str) -> Result<Unverified, Error> {
         .alg
         .parse()
         .map_err(|_| Error::UnsupportedAlgorithm(header.alg.clone()))?;
-    let claimed: Map<String, Value> = decode_segment(payload, "payload")?;
-    let iss = claimed
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::MissingClaim("iss".into()))?;
+    let claimed: ClaimedIssuer = decode_segment(payload, "payload")?;
+    let Some(Value::String(iss)) = claimed.iss else {
+        return Err(Error::MissingClaim("iss".into()));
+    };
     Ok(Unverified {
         alg,
         kid: header.kid,
-        iss: iss.to_owned(),
+        iss,
     })
 }
 

@@ -40,11 +40,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use growable_bloom_filter::{GrowableBloom, GrowableBloomBuilder};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
 
-use super::sqlite::{leaf_hashes, stored_size, stored_sizes};
+use super::sqlite::{kept_open, leaf_hashes, stored_size, stored_sizes};
 use super::{INSERT_CHUNK, StoreError, reusable, to_hash};
 use crate::rfc6962::Hash;
 
@@ -202,18 +202,14 @@ impl HashIndex {
             // power failure costs re-indexing, never a wrong answer; no fsync per transaction.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
-        let file = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let file = kept_open(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite-hashes")
             .run(&file)
             .await?;
         // Lookups have their own connection, whose cache holds the B-tree's interior pages (about
         // 6 MiB at 10 million entries): a probe then reads one leaf page. The indexer's sorted
         // inserts need no such cache.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(1)
+        let reader = kept_open(1)
             .connect_with(options.pragma("cache_size", format!("-{}", READER_CACHE_KIB)))
             .await?;
         let index = Arc::new(HashIndex {

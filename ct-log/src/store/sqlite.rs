@@ -40,13 +40,23 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
         .page_size(16384)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
+    let pool = kept_open(8).connect_with(options).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     let hashes = HashIndex::open(path, pool.clone()).await?;
     Ok(SqliteStore { pool, hashes })
+}
+
+/// A pool of `connections` that are all opened now, from the caller's thread and the runtime's,
+/// and never replaced while they work. The driver runs each SQLite connection on a thread of
+/// its own, which inherits the priority of the thread that opened it: a connection opened on
+/// demand by a request handler on a deprioritized worker would slow every commit made through
+/// it.
+pub(super) fn kept_open(connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .min_connections(connections)
+        .max_connections(connections)
+        .idle_timeout(None)
+        .max_lifetime(None)
 }
 
 pub(super) async fn init_log(
