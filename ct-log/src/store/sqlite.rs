@@ -40,20 +40,28 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
         .page_size(16384)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    let pool = kept_open(8).connect_with(options).await?;
+    let pool = kept_open(CONNECTIONS).connect_with(options).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    // The rest are opened only now: several connections opening a new file at once race for
+    // the lock that switches it to WAL, and one of them fails with "database is locked".
+    let mut opened = Vec::new();
+    for _ in 0..CONNECTIONS {
+        opened.push(pool.acquire().await?);
+    }
+    drop(opened);
     let hashes = HashIndex::open(path, pool.clone()).await?;
     Ok(SqliteStore { pool, hashes })
 }
 
-/// A pool of `connections` that are all opened now, from the caller's thread and the runtime's,
-/// and never replaced while they work. The driver runs each SQLite connection on a thread of
-/// its own, which inherits the priority of the thread that opened it: a connection opened on
-/// demand by a request handler on a deprioritized worker would slow every commit made through
-/// it.
+/// Connections to the log database.
+const CONNECTIONS: u32 = 8;
+
+/// A pool whose connections, once opened, are never closed while they work: the caller opens
+/// them all at start-up. The driver runs each SQLite connection on a thread of its own, which
+/// inherits the priority of the thread that opened it, and a connection opened on demand by a
+/// request handler on a deprioritized worker would slow every commit made through it.
 pub(super) fn kept_open(connections: u32) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
-        .min_connections(connections)
         .max_connections(connections)
         .idle_timeout(None)
         .max_lifetime(None)
