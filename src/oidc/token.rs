@@ -39,14 +39,6 @@ struct RawHeader {
     kid: Option<String>,
 }
 
-/// The one claim read before verification. The other claims are skipped unread here (the
-/// payload is parsed whole only once, after the signature is checked).
-#[derive(Deserialize)]
-struct ClaimedIssuer {
-    #[serde(default)]
-    iss: Option<Value>,
-}
-
 /// What a token says about itself before anything is verified: enough to choose the keys
 /// that must then verify it, and nothing to be trusted.
 #[derive(Debug)]
@@ -70,14 +62,15 @@ pub fn inspect(token: &str) -> Result<Unverified, Error> {
         .alg
         .parse()
         .map_err(|_| Error::UnsupportedAlgorithm(header.alg.clone()))?;
-    let claimed: ClaimedIssuer = decode_segment(payload, "payload")?;
-    let Some(Value::String(iss)) = claimed.iss else {
-        return Err(Error::MissingClaim("iss".into()));
-    };
+    let claimed: Map<String, Value> = decode_segment(payload, "payload")?;
+    let iss = claimed
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::MissingClaim("iss".into()))?;
     Ok(Unverified {
         alg,
         kid: header.kid,
-        iss,
+        iss: iss.to_owned(),
     })
 }
 
@@ -213,5 +206,33 @@ mod tests {
         let big = format!("{}.b.c", "a".repeat(MAX_TOKEN_BYTES));
         assert!(matches!(split(&big), Err(Error::Malformed(m)) if m.contains("limit")));
         assert!(split("aGk.aGk.c2ln").is_ok());
+    }
+
+    #[test]
+    fn inspection_reads_the_claimed_issuer_of_a_claims_object() {
+        let token = |payload: &str| {
+            let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+            format!(
+                "{}.{}.c2ln",
+                b64(r#"{"alg":"RS256","kid":"k1"}"#),
+                b64(payload)
+            )
+        };
+        let seen = inspect(&token(
+            r#"{"sub":"s","iss":"https://issuer.example","nested":{"a":[1,{"b":null}]}}"#,
+        ))
+        .unwrap();
+        assert_eq!(seen.iss, "https://issuer.example");
+        assert_eq!(seen.kid.as_deref(), Some("k1"));
+        for payload in [r#"{"sub":"s"}"#, r#"{"iss":7}"#, r#"{"iss":null}"#] {
+            assert!(
+                matches!(inspect(&token(payload)), Err(Error::MissingClaim(c)) if c == "iss"),
+                "{payload}"
+            );
+        }
+        assert!(matches!(
+            inspect(&token(r#"["iss"]"#)),
+            Err(Error::Malformed(_))
+        ));
     }
 }
