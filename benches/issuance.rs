@@ -1,7 +1,7 @@
-//! Each step of an issuance, and the `crypto-bound` line: the raw signature operations one
+//! Each step of an issuance, and the `crypto-bound` lines: the raw signature operations one
 //! issuance needs (verify the token, verify the CSR, sign the precertificate, the SCT and the
-//! final certificate), measured with the same library and curves. README, Performance, puts
-//! the server's measured rate beside the bound.
+//! final certificate), and those of a CT submission and a Rekor upload, measured with the same
+//! library and curves. README, Performance, puts the server's measured rates beside them.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use openssl::ec::{EcGroup, EcKey};
@@ -86,8 +86,18 @@ fn bench(c: &mut Criterion) {
     crypto_bound(c);
 }
 
-/// The signature work of one issuance with an ECDSA CA on `curve` and an RS256 token: one RSA
-/// verification, one P-256 verification (the CSR), two CA signatures and one P-256 SCT.
+/// The signature work each HTTP scenario of `benches/perf-table.sh` must do, with the keys of
+/// `serve --dev` (P-256 log keys; the CA's key as named):
+///
+/// - `issuance-{p256,p384}-ca`: an RS256 token verification, the CSR's P-256 verification, two
+///   CA signatures (precertificate, final certificate) and the P-256 SCT;
+/// - `issuance-p256-ca-es256`: the same with an ES256 token (a P-256 verification);
+/// - `ct-add-chain-p256-ca`: the chain's two P-256 verifications (leaf by the intermediate,
+///   the intermediate by the root) and the SCT;
+/// - `rekor-upload-p256-ca`: the certificate's two chain verifications, the artifact
+///   signature's P-256 verification and the signed entry timestamp.
+///
+/// Tree-head signatures are left out: one per batch of tens of entries.
 fn crypto_bound(c: &mut Criterion) {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
@@ -99,9 +109,20 @@ fn crypto_bound(c: &mut Criterion) {
     rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, &message, &mut rsa_sig)
         .expect("RS256");
     let rsa_public = rsa.public_key().as_ref().to_vec();
+    let rs256 = || {
+        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &rsa_public)
+            .verify(&message, &rsa_sig)
+            .expect("RS256 token")
+    };
     let p256 = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING).expect("P-256");
     let p256_sig = p256.sign(&rng, &message).expect("sign");
     let p256_public = p256.public_key().as_ref().to_vec();
+    let p256_verify = || {
+        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &p256_public)
+            .verify(&message, p256_sig.as_ref())
+            .expect("P-256 verification")
+    };
+    let log_sign = || p256.sign(&rng, &message).expect("P-256 log signature");
     let mut group = c.benchmark_group("crypto-bound");
     for (name, ca_alg) in [
         ("p256", &signature::ECDSA_P256_SHA256_ASN1_SIGNING),
@@ -110,18 +131,39 @@ fn crypto_bound(c: &mut Criterion) {
         let ca = EcdsaKeyPair::generate(ca_alg).expect("CA key");
         group.bench_function(format!("issuance-{name}-ca"), |b| {
             b.iter(|| {
-                UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &rsa_public)
-                    .verify(&message, &rsa_sig)
-                    .expect("token");
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &p256_public)
-                    .verify(&message, p256_sig.as_ref())
-                    .expect("CSR");
+                rs256();
+                p256_verify();
                 ca.sign(&rng, &message).expect("precertificate");
-                p256.sign(&rng, &message).expect("SCT");
+                log_sign();
                 ca.sign(&rng, &message).expect("final")
             })
         });
     }
+    let p256_ca = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING).expect("CA");
+    group.bench_function("issuance-p256-ca-es256", |b| {
+        b.iter(|| {
+            p256_verify();
+            p256_verify();
+            p256_ca.sign(&rng, &message).expect("precertificate");
+            log_sign();
+            p256_ca.sign(&rng, &message).expect("final")
+        })
+    });
+    group.bench_function("ct-add-chain-p256-ca", |b| {
+        b.iter(|| {
+            p256_verify();
+            p256_verify();
+            log_sign()
+        })
+    });
+    group.bench_function("rekor-upload-p256-ca", |b| {
+        b.iter(|| {
+            p256_verify();
+            p256_verify();
+            p256_verify();
+            log_sign()
+        })
+    });
     group.finish();
 }
 
