@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::oidc::{Authenticator, IssuerPool};
 use crate::routes;
+use crate::scheduling::WorkerPriority;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -167,11 +168,15 @@ impl Application {
             trust: crate::trust::TrustDocuments::empty(),
         };
         state.trust = crate::trust::TrustDocuments::build(&state).map_err(StartupError::Other)?;
-        let niceness = state.config.server.worker_niceness;
+        let priority = WorkerPriority::below_current(state.config.server.worker_niceness)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read this thread's priority");
+                WorkerPriority::UNCHANGED
+            });
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
-            // actix-web builds the app once on each worker thread as the worker starts.
-            if let Err(e) = crate::scheduling::lower_current_thread(niceness) {
+            // actix-web builds the app on each worker thread as the worker starts.
+            if let Err(e) = priority.apply() {
                 tracing::warn!(error = %e, "cannot lower the request worker's priority");
             }
             let metrics = metrics.clone();
