@@ -1,6 +1,9 @@
 #!/bin/bash
 # The README's performance table: starts `sigil serve --dev` in each configuration, runs each
-# `sigil loadtest` scenario three times (64 connections, 10 s) and prints the medians.
+# `sigil loadtest` scenario three times (64 connections, 10 s) and prints the medians, each
+# beside its crypto bound (`benches/issuance.rs`), measured before and after the table, and the
+# ratio of the rate to it: to the bound on one core times the cores, and to the bound measured
+# on every core at once.
 #
 #   cargo build --release && benches/perf-table.sh [--postgres URL]
 #
@@ -17,12 +20,17 @@ postgres=
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-serve() { # serve CA_KEY_TYPE [STORAGE_URL]
-    # The previous server must be gone, or the new one cannot bind and the old one answers.
+stop() { # the running server, if any, and wait until it is gone
     if old=$(cat "$work/pid" 2>/dev/null); then
         kill "$old" 2>/dev/null || true
         while kill -0 "$old" 2>/dev/null; do sleep 0.2; done
+        rm "$work/pid"
     fi
+}
+
+serve() { # serve CA_KEY_TYPE [STORAGE_URL]
+    # The previous server must be gone, or the new one cannot bind and the old one answers.
+    stop
     rm -rf "$work/data" && mkdir -p "$work/data"
     (cd "$work/data" && exec env SIGIL_LIMITS__IP_RATE=0 SIGIL_LIMITS__IDENTITY_RATE=0 \
         SIGIL_CA__KEY_TYPE="$1" SIGIL_SERVER__LISTEN="127.0.0.1:$port" \
@@ -36,35 +44,77 @@ serve() { # serve CA_KEY_TYPE [STORAGE_URL]
     echo "the server did not become ready:" >&2 && cat "$work/server.log" >&2 && exit 1
 }
 
-row() { # row LABEL loadtest-arguments...
+bounds() { # bounds before|after: the crypto-bound lines, as criterion's estimates
+    cargo bench --quiet --bench issuance -- crypto-bound >"$work/bench-$1.log" 2>&1
+    cp -r target/criterion "$work/bounds-$1"
+}
+
+row() { # row LABEL BOUND loadtest-arguments... (BOUND: crypto-bound lines joined by +, or -)
     for run in 1 2 3; do
-        "$sigil" loadtest --server "$server" --connections 64 --duration 10s --json "${@:2}" \
+        "$sigil" loadtest --server "$server" --connections 64 --duration 10s --json "${@:3}" \
             2>/dev/null >"$work/run$run.json"
     done
-    python3 - "$1" "$work"/run{1,2,3}.json <<'PY'
+    python3 - "$1" "$2" "$work"/run{1,2,3}.json >>"$work/rows.json" <<'PY'
 import json, statistics, sys
-runs = [json.load(open(p)) for p in sys.argv[2:]]
+runs = [json.load(open(p)) for p in sys.argv[3:]]
 med = lambda f: statistics.median(f(r) for r in runs)
-errors = sum(sum(r["errors"].values()) for r in runs)
-rss = max(r.get("server_rss_mib") or 0 for r in runs)
-print(f"| {sys.argv[1]} | {med(lambda r: r['rate']):,.0f}/s | {med(lambda r: r['latency_ms']['p50']):.1f} ms "
-      f"| {med(lambda r: r['latency_ms']['p99']):.1f} ms | {rss:.0f} MiB | {errors} |")
+print(json.dumps({
+    "label": sys.argv[1], "bound": sys.argv[2], "rate": med(lambda r: r["rate"]),
+    "p50": med(lambda r: r["latency_ms"]["p50"]), "p99": med(lambda r: r["latency_ms"]["p99"]),
+    "rss": max(r.get("server_rss_mib") or 0 for r in runs),
+    "errors": sum(sum(r["errors"].values()) for r in runs),
+}))
 PY
 }
 
-echo "| scenario (64 connections, 10 s, median of 3) | rate | p50 | p99 | server RSS (max) | errors |"
-echo "|---|---|---|---|---|---|"
+bounds before
 serve ecdsa-p256
-row "issue, P-256 CA, RS256 token" --scenario issue --token-alg RS256
-row "issue, P-256 CA, ES256 token" --scenario issue --token-alg ES256
-row "ct-add-chain" --scenario ct-add-chain --prepare 40000
-row "rekor-upload (hashedrekord)" --scenario rekor-upload --prepare 60000
-row "sign (certificate, then Rekor upload)" --scenario sign --token-alg RS256 --prepare 30000
-row "verify (in-process, loadgen threads)" --scenario verify
+row "issue, P-256 CA, RS256 token" issuance-p256-ca --scenario issue --token-alg RS256
+row "issue, P-256 CA, ES256 token" issuance-p256-ca-es256 --scenario issue --token-alg ES256
+row "ct-add-chain" ct-add-chain-p256-ca --scenario ct-add-chain --prepare 40000
+row "rekor-upload (hashedrekord)" rekor-upload-p256-ca --scenario rekor-upload --prepare 60000
+row "sign (certificate, then Rekor upload)" issuance-p256-ca+rekor-upload-p256-ca \
+    --scenario sign --token-alg RS256 --prepare 30000
+row "verify (in-process, loadgen threads)" - --scenario verify
 serve ecdsa-p384
-row "issue, P-384 CA (Fulcio's default), RS256 token" --scenario issue --token-alg RS256
+row "issue, P-384 CA (Fulcio's default), RS256 token" issuance-p384-ca --scenario issue --token-alg RS256
 if [ -n "$postgres" ]; then
     serve ecdsa-p256 "$postgres"
-    row "issue, P-256 CA, RS256 token, PostgreSQL" --scenario issue --token-alg RS256
-    row "rekor-upload, PostgreSQL" --scenario rekor-upload --prepare 60000
+    row "issue, P-256 CA, RS256 token, PostgreSQL" issuance-p256-ca --scenario issue --token-alg RS256
+    row "rekor-upload, PostgreSQL" rekor-upload-p256-ca --scenario rekor-upload --prepare 60000
 fi
+stop
+bounds after
+
+python3 - "$work" "$(nproc)" <<'PY'
+import json, sys
+work, cores = sys.argv[1], int(sys.argv[2])
+
+def bound(when, group, names):
+    """Microseconds of the named crypto-bound lines, summed."""
+    total = 0.0
+    for name in names.split("+"):
+        e = json.load(open(f"{work}/bounds-{when}/{group}/{name}/new/estimates.json"))
+        total += (e.get("slope") or e["mean"])["point_estimate"] / 1000
+    return total
+
+def column(row, group, per_second):
+    """'before / after µs' and the range of the row's rate over the bound's rate."""
+    us = [bound(w, group, row["bound"]) for w in ("before", "after")]
+    rates = sorted(per_second / u for u in us)
+    ratios = sorted(round(100 * row["rate"] / r) for r in rates)
+    span = f"{ratios[0]}%" if ratios[0] == ratios[1] else f"{ratios[0]}–{ratios[1]}%"
+    return f"{us[0]:.1f} / {us[1]:.1f} µs: {rates[0]:,.0f}–{rates[1]:,.0f}/s | {span}"
+
+print(f"| scenario (64 connections, 10 s, median of 3) | rate | p50 | p99 | server RSS (max) "
+      f"| errors | bound, one core × {cores} | rate / it | bound, {cores} cores at once | rate / it |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for line in open(f"{work}/rows.json"):
+    row = json.loads(line)
+    cells = "— | — | — | —"
+    if row["bound"] != "-":
+        cells = (column(row, "crypto-bound", 1e6 * cores) + " | "
+                 + column(row, "crypto-bound-all-cores", 1e6))
+    print(f"| {row['label']} | {row['rate']:,.0f}/s | {row['p50']:.1f} ms | {row['p99']:.1f} ms "
+          f"| {row['rss']:.0f} MiB | {row['errors']} | {cells} |")
+PY

@@ -48,6 +48,11 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
             "journal_size_limit",
             (WAL_CHECKPOINT_PAGES * PAGE_SIZE).to_string(),
         )
+        // A batch's multi-row INSERT keeps a statement journal, which SQLite spills to a new
+        // file in the temporary directory past 64 KiB: an open, write, unlink and close per
+        // commit (strace under load), and a commit that fails when that directory is full.
+        // It holds only the batch's pages that existed before it, so memory is bounded.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = kept_open(CONNECTIONS).connect_with(options).await?;
@@ -340,4 +345,23 @@ pub(super) async fn issuer(
         .fetch_optional(pool)
         .await?;
     Ok(row.map(|r| r.get(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn statement_journals_stay_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = connect(&dir.path().join("log.db").display().to_string())
+            .await
+            .unwrap();
+        // 2 is MEMORY: no temporary file per commit, whatever the temporary directory holds.
+        let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(temp_store, 2);
+    }
 }
