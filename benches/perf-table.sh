@@ -1,9 +1,9 @@
 #!/bin/bash
 # The README's performance table: starts `sigil serve --dev` in each configuration, runs each
 # `sigil loadtest` scenario three times (64 connections, 10 s) and prints the medians, each
-# beside its crypto bound (`benches/issuance.rs`), measured before and after the table, and the
-# ratio of the rate to it: to the bound on one core times the cores, and to the bound measured
-# on every core at once.
+# beside its crypto bound (`benches/issuance.rs`), measured right before and right after the
+# row's runs, and the ratio of the rate to it: to the bound on one core times the cores, and to
+# the bound measured on every core at once.
 #
 #   cargo build --release && benches/perf-table.sh [--postgres URL]
 #
@@ -44,22 +44,31 @@ serve() { # serve CA_KEY_TYPE [STORAGE_URL]
     echo "the server did not become ready:" >&2 && cat "$work/server.log" >&2 && exit 1
 }
 
-bounds() { # bounds before|after: the crypto-bound lines, as criterion's estimates
-    cargo bench --quiet --bench issuance -- crypto-bound >"$work/bench-$1.log" 2>&1
-    cp -r target/criterion "$work/bounds-$1"
+bound() { # bound ROW before|after LINES: the row's crypto-bound lines, one core and all cores
+    [ "$3" = - ] && return
+    # The machine's speed drifts by 10-25% within minutes, so each row has its own bound,
+    # measured right before and right after its runs.
+    cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 \
+        "^crypto-bound(-all-cores)?/(${3//+/|})\$" >>"$work/bench.log" 2>&1
+    mkdir -p "$work/bounds/$1-$2"
+    cp -r target/criterion/crypto-bound* "$work/bounds/$1-$2/"
 }
 
+rows=0
 row() { # row LABEL BOUND loadtest-arguments... (BOUND: crypto-bound lines joined by +, or -)
+    rows=$((rows + 1))
+    bound $rows before "$2"
     for run in 1 2 3; do
         "$sigil" loadtest --server "$server" --connections 64 --duration 10s --json "${@:3}" \
             2>/dev/null >"$work/run$run.json"
     done
-    python3 - "$1" "$2" "$work"/run{1,2,3}.json >>"$work/rows.json" <<'PY'
+    bound $rows after "$2"
+    python3 - $rows "$1" "$2" "$work"/run{1,2,3}.json >>"$work/rows.json" <<'PY'
 import json, statistics, sys
-runs = [json.load(open(p)) for p in sys.argv[3:]]
+runs = [json.load(open(p)) for p in sys.argv[4:]]
 med = lambda f: statistics.median(f(r) for r in runs)
 print(json.dumps({
-    "label": sys.argv[1], "bound": sys.argv[2], "rate": med(lambda r: r["rate"]),
+    "id": sys.argv[1], "label": sys.argv[2], "bound": sys.argv[3], "rate": med(lambda r: r["rate"]),
     "p50": med(lambda r: r["latency_ms"]["p50"]), "p99": med(lambda r: r["latency_ms"]["p99"]),
     "rss": max(r.get("server_rss_mib") or 0 for r in runs),
     "errors": sum(sum(r["errors"].values()) for r in runs),
@@ -67,7 +76,6 @@ print(json.dumps({
 PY
 }
 
-bounds before
 serve ecdsa-p256
 row "issue, P-256 CA, RS256 token" issuance-p256-ca --scenario issue --token-alg RS256
 row "issue, P-256 CA, ES256 token" issuance-p256-ca-es256 --scenario issue --token-alg ES256
@@ -84,23 +92,23 @@ if [ -n "$postgres" ]; then
     row "rekor-upload, PostgreSQL" rekor-upload-p256-ca --scenario rekor-upload --prepare 60000
 fi
 stop
-bounds after
 
 python3 - "$work" "$(nproc)" <<'PY'
 import json, sys
 work, cores = sys.argv[1], int(sys.argv[2])
 
-def bound(when, group, names):
-    """Microseconds of the named crypto-bound lines, summed."""
+def bound(row, when, group):
+    """Microseconds of the row's crypto-bound lines, summed."""
     total = 0.0
-    for name in names.split("+"):
-        e = json.load(open(f"{work}/bounds-{when}/{group}/{name}/new/estimates.json"))
+    for name in row["bound"].split("+"):
+        path = f"{work}/bounds/{row['id']}-{when}/{group}/{name}/new/estimates.json"
+        e = json.load(open(path))
         total += (e.get("slope") or e["mean"])["point_estimate"] / 1000
     return total
 
 def column(row, group, per_second):
     """'before / after µs' and the range of the row's rate over the bound's rate."""
-    us = [bound(w, group, row["bound"]) for w in ("before", "after")]
+    us = [bound(row, w, group) for w in ("before", "after")]
     rates = sorted(per_second / u for u in us)
     ratios = sorted(round(100 * row["rate"] / r) for r in rates)
     span = f"{ratios[0]}%" if ratios[0] == ratios[1] else f"{ratios[0]}–{ratios[1]}%"
