@@ -4,11 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgPool, Row};
 
-use super::{
-    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
-};
+use super::{NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -62,12 +60,35 @@ pub(super) async fn append(
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    // The compare-and-swap comes first: it locks the head row, so a concurrent writer waits
-    // here, then finds the size changed and writes nothing.
-    let swapped = sqlx::query(
-        "UPDATE tree_heads SET size = $1, root = $2, timestamp = $3, signature = $4, note = $5 \
-         WHERE log = $6 AND size = $7",
+    // One statement, so one round trip and PostgreSQL's implicit transaction: under load
+    // each round trip waits for a backend to be scheduled, and BEGIN, the swap, two inserts
+    // and COMMIT took five of them. The inserts join the swap's returned row, so they write
+    // nothing unless it matched. A concurrent writer's swap waits on the head row's lock, then
+    // finds the size changed and matches nothing.
+    let indices: Vec<i64> = (0..entries.len())
+        .map(|i| (expected_size + i as u64) as i64)
+        .collect();
+    let leaf_hashes: Vec<&[u8]> = entries.iter().map(|e| &e.leaf_hash[..]).collect();
+    let leaf_inputs: Vec<&[u8]> = entries.iter().map(|e| e.leaf_input).collect();
+    let extras: Vec<&[u8]> = entries.iter().map(|e| e.extra).collect();
+    let tile_levels: Vec<i16> = tiles.keys().map(|id| id.level as i16).collect();
+    let tile_indices: Vec<i64> = tiles.keys().map(|id| id.index as i64).collect();
+    let tile_hashes: Vec<Vec<u8>> = tiles.values().map(|h| join_hashes(h)).collect();
+    let swapped: i64 = sqlx::query_scalar(
+        "WITH head AS ( \
+             UPDATE tree_heads SET size = $1, root = $2, timestamp = $3, signature = $4, note = $5 \
+             WHERE log = $6 AND size = $7 RETURNING log), \
+         appended AS ( \
+             INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) \
+             SELECT head.log, e.idx, e.leaf_hash, e.leaf_input, e.extra FROM head, \
+                 unnest($8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[]) \
+                 AS e (idx, leaf_hash, leaf_input, extra)), \
+         tiled AS ( \
+             INSERT INTO tiles (log, level, idx, hashes) \
+             SELECT head.log, t.level, t.idx, t.hashes FROM head, \
+                 unnest($12::smallint[], $13::bigint[], $14::bytea[]) AS t (level, idx, hashes) \
+             ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes) \
+         SELECT count(*) FROM head",
     )
     .bind(head.size as i64)
     .bind(&head.root[..])
@@ -76,42 +97,18 @@ pub(super) async fn append(
     .bind(&head.note)
     .bind(log)
     .bind(expected_size as i64)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(&indices)
+    .bind(&leaf_hashes)
+    .bind(&leaf_inputs)
+    .bind(&extras)
+    .bind(&tile_levels)
+    .bind(&tile_indices)
+    .bind(&tile_hashes)
+    .fetch_one(pool)
+    .await?;
     if swapped != 1 {
-        tx.rollback().await?;
         return Err(StoreError::Conflict);
     }
-    for (n, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
-        let first = expected_size + (n * INSERT_CHUNK) as u64;
-        let mut insert: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
-        insert.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
-            row.push_bind(log)
-                .push_bind((first + i as u64) as i64)
-                .push_bind(&e.leaf_hash[..])
-                .push_bind(e.leaf_input)
-                .push_bind(e.extra);
-        });
-        let reuse = reusable(chunk.len());
-        insert.build().persistent(reuse).execute(&mut *tx).await?;
-    }
-    let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
-    for chunk in tiles.chunks(INSERT_CHUNK) {
-        let mut upsert: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO tiles (log, level, idx, hashes) ");
-        upsert.push_values(chunk, |mut row, (id, bytes)| {
-            row.push_bind(log)
-                .push_bind(id.level as i16)
-                .push_bind(id.index as i64)
-                .push_bind(bytes);
-        });
-        upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
-        let reuse = reusable(chunk.len());
-        upsert.build().persistent(reuse).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
     Ok(())
 }
 
