@@ -251,7 +251,8 @@ fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
-/// Rows per multi-row INSERT; stays below both backends' bind-parameter limits.
+/// Rows per multi-row INSERT on SQLite; stays below its bind-parameter limit. (PostgreSQL binds
+/// a batch as arrays, one parameter per column.)
 const INSERT_CHUNK: usize = 1000;
 
 /// Whether a multi-row statement of `rows` rows is worth keeping prepared. Only full chunks
