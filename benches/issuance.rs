@@ -163,8 +163,8 @@ fn crypto_bound(c: &mut Criterion) {
     }
     group.finish();
     // The same work on every core at once: the time per operation is the whole machine's, the
-    // inverse of the rate it can sustain. A virtual machine's cores need not scale linearly
-    // (on session 10's, two cores signed 1.6–1.9 times as fast as one, not twice), and the
+    // inverse of the rate it can sustain. A virtual machine's cores need not scale linearly (on
+    // session 10's, two cores did this work 1.5–1.8 times as fast as one, not twice), and the
     // server runs on all of them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let mut group = c.benchmark_group("crypto-bound-all-cores");

@@ -2,6 +2,7 @@
 //! verifier (leaf and TSA chains) and the Rekor log (entry certificates), and the one PEM form
 //! that sigil writes certificates in.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
@@ -29,6 +30,17 @@ static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
 pub fn certificate_pem(der: &[u8]) -> String {
     let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
     pem::encode_config(&pem::Pem::new("CERTIFICATE", der), lf)
+}
+
+/// The DER that `bytes` holds, given as PEM or as DER (Fulcio's and Rekor's order): the contents
+/// of its first PEM block when `wanted` accepts that block's label, `bytes` itself when it is
+/// not PEM, and `None` for PEM of another kind.
+pub fn der_from_pem_or_der(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Cow<'_, [u8]>> {
+    match x509_parser::pem::parse_x509_pem(bytes) {
+        Ok((_, pem)) if wanted(&pem.label) => Some(Cow::Owned(pem.contents)),
+        Ok(_) => None,
+        Err(_) => Some(Cow::Borrowed(bytes)),
+    }
 }
 
 /// Extended key usage codeSigning (1.3.6.1.5.5.7.3.3), DER value bytes.

@@ -19,6 +19,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::pki::der_from_pem_or_der;
+
 /// Why a key or its proof was refused. Every variant is the client's to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -90,12 +92,8 @@ impl ClientKey {
     /// Parses `content` as a PEM `PUBLIC KEY`, or, failing that, as DER (Fulcio's order).
     pub fn from_pem_or_der(content: &[u8]) -> Result<ClientKey, KeyError> {
         let bad = || KeyError::BadPublicKey("expected a PEM or DER SubjectPublicKeyInfo".into());
-        match x509_parser::pem::parse_x509_pem(content) {
-            Ok((_, pem)) if pem.label == "PUBLIC KEY" => ClientKey::from_spki(&pem.contents),
-            Ok(_) => Err(bad()),
-            Err(_) => ClientKey::from_spki(content),
-        }
-        .map_err(|e| match e {
+        let der = der_from_pem_or_der(content, |label| label == "PUBLIC KEY").ok_or_else(bad)?;
+        ClientKey::from_spki(&der).map_err(|e| match e {
             KeyError::BadPublicKey(_) => bad(),
             other => other,
         })
@@ -185,11 +183,8 @@ impl ClientKey {
 /// Parses a CSR (PEM, or DER), checks its self-signature and algorithm, and returns its key.
 pub fn key_from_csr(csr: &[u8]) -> Result<ClientKey, KeyError> {
     let bad = || KeyError::BadCsr("expected a PEM or DER PKCS#10 request".into());
-    let der = match x509_parser::pem::parse_x509_pem(csr) {
-        Ok((_, pem)) if pem.label.ends_with("CERTIFICATE REQUEST") => pem.contents,
-        Ok(_) => return Err(bad()),
-        Err(_) => csr.to_vec(),
-    };
+    let der =
+        der_from_pem_or_der(csr, |label| label.ends_with("CERTIFICATE REQUEST")).ok_or_else(bad)?;
     let (rest, parsed) =
         x509_parser::certification_request::X509CertificationRequest::from_der(&der)
             .map_err(|_| bad())?;

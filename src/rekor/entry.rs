@@ -93,11 +93,8 @@ struct Certificate {
 fn certificate(field: &str, value: &str) -> Result<Certificate, EntryError> {
     let bytes = b64(field, value)?;
     let not_a_certificate = || malformed(format!("{field} is not a PEM or DER certificate"));
-    let der = match x509_parser::pem::parse_x509_pem(&bytes) {
-        Ok((_, pem)) if pem.label == "CERTIFICATE" => pem.contents,
-        Ok(_) => return Err(not_a_certificate()),
-        Err(_) => bytes,
-    };
+    let der = crate::pki::der_from_pem_or_der(&bytes, |label| label == "CERTIFICATE")
+        .ok_or_else(not_a_certificate)?;
     let (rest, cert) = X509Certificate::from_der(&der).map_err(|_| not_a_certificate())?;
     let der = der[..der.len() - rest.len()].to_vec();
     let key = PublicKey::from_spki(cert.public_key().raw).ok_or_else(|| {

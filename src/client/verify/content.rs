@@ -155,10 +155,8 @@ fn same_certificate(logged: &Value, leaf: &[u8]) -> bool {
     };
     // A byte comparison of the DER, with no certificate parser: OpenSSL's took a fifth of a
     // whole bundle verification to decode a key that nothing here uses.
-    match pem::parse(&bytes) {
-        Ok(pem) => pem.tag() == "CERTIFICATE" && pem.contents() == leaf,
-        Err(_) => bytes == leaf,
-    }
+    crate::pki::der_from_pem_or_der(&bytes, |label| label == "CERTIFICATE")
+        .is_some_and(|der| *der == *leaf)
 }
 
 #[cfg(test)]
