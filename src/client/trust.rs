@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::ClientError;
+use crate::pki::AuthorityChain;
 
 /// The `TrustedRoot` of the public Sigstore instance, as sigstore-python 4.5.1 ships it.
 const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] = include_bytes!("public_good.trusted_root.json");
@@ -58,8 +59,8 @@ pub struct TrustedLog {
 /// A trusted certificate or timestamp authority.
 #[derive(Debug, Clone)]
 pub struct TrustedAuthority {
-    /// Its chain, DER, issuing (or signing) certificate first, root last.
-    pub chain: Vec<Vec<u8>>,
+    /// Its chain, issuing (or signing) certificate first, root last.
+    pub chain: AuthorityChain,
     /// When it may have issued.
     pub valid: Validity,
 }
@@ -124,17 +125,21 @@ impl TrustMaterial {
         let authorities = |field: &str| -> Vec<TrustedAuthority> {
             list(field)
                 .iter()
-                .map(|ca| TrustedAuthority {
-                    chain: ca["certChain"]["certificates"]
+                .map(|ca| {
+                    let chain: Vec<Vec<u8>> = ca["certChain"]["certificates"]
                         .as_array()
                         .map(Vec::as_slice)
                         .unwrap_or_default()
                         .iter()
                         .filter_map(|c| decode(&c["rawBytes"]))
-                        .collect(),
-                    valid: Validity::from_json(&ca["validFor"]),
+                        .collect();
+                    (chain, Validity::from_json(&ca["validFor"]))
                 })
-                .filter(|ca| !ca.chain.is_empty())
+                .filter(|(chain, _)| !chain.is_empty())
+                .map(|(chain, valid)| TrustedAuthority {
+                    chain: AuthorityChain::new(chain),
+                    valid,
+                })
                 .collect()
         };
         Ok(TrustMaterial {

@@ -21,6 +21,8 @@ use sigil_ctlog::note::{self, Checkpoint, NoteSignature};
 use sigil_ctlog::rfc6962::{Hash, leaf_hash};
 use sigil_ctlog::store::{Store, TreeHead};
 
+use crate::pki::AuthorityChain;
+
 pub use entry::EntryError;
 
 /// Why a Rekor operation failed.
@@ -98,8 +100,8 @@ pub struct RekorLog {
     log: Arc<Log>,
     key: Arc<LogKey>,
     origin: String,
-    /// The CA chain an entry's certificate must chain to, DER, issuing certificate first.
-    ca_chain: Vec<Vec<u8>>,
+    /// The CA chain an entry's certificate must chain to, issuing certificate first.
+    ca_chain: AuthorityChain,
 }
 
 impl RekorLog {
@@ -142,11 +144,13 @@ impl RekorLog {
             log,
             key,
             origin,
-            ca_chain: ca_chain
-                .iter()
-                .map(|c| c.to_der())
-                .collect::<Result<_, _>>()
-                .map_err(|e| LogError::Sign(e.to_string()))?,
+            ca_chain: AuthorityChain::new(
+                ca_chain
+                    .iter()
+                    .map(|c| c.to_der())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| LogError::Sign(e.to_string()))?,
+            ),
         })
     }
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sigil::client::sign::Signer;
 use sigil::client::trust::{TrustMaterial, TrustedAuthority, TrustedLog, Validity};
 use sigil::client::verify::{Policy, verify};
+use sigil::pki::AuthorityChain;
 
 use crate::helpers::*;
 
@@ -197,7 +198,7 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
     assert_eq!(check(&good, &digest, &trust, &wrong), Err("issuer"));
     let other_ca = TrustMaterial {
         certificate_authorities: vec![TrustedAuthority {
-            chain: vec![self_signed(&p256(), "other", true).to_der().unwrap()],
+            chain: AuthorityChain::new(vec![self_signed(&p256(), "other", true).to_der().unwrap()]),
             valid: Validity::default(),
         }],
         ..trust.clone()

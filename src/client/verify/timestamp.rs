@@ -113,7 +113,7 @@ pub(super) fn verify(
     let mut reason = "no trusted timestamp authority was valid at the timestamp's time".to_owned();
     for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
         reason = "the token's signature does not verify with a trusted authority's key".into();
-        for candidate in embedded.iter().chain(&authority.chain) {
+        for candidate in embedded.iter().chain(authority.chain.certificates()) {
             if !signed_by(candidate) {
                 continue;
             }
