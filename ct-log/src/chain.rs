@@ -7,6 +7,8 @@
 //! this before; its certificate and key decoders take global read locks, and with both cores
 //! busy that lock traffic was a sixth of the server's CPU time under `add-chain` load.
 
+use std::sync::RwLock;
+
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::oid_registry::{
@@ -22,9 +24,71 @@ use crate::ct::CtError;
 /// Largest chain accepted.
 const MAX_CHAIN: usize = 10;
 
+/// Most CA certificates remembered as signed by an accepted root.
+const MAX_REMEMBERED: usize = 64;
+
+/// The accepted roots (DER), and the CA certificates each was found to have signed.
+///
+/// A CA's intermediates are few and arrive with nearly every submission, so each one's signature
+/// by its root is checked once and remembered; a leaf's signature is checked every time. Only a
+/// root's valid signature over a CA certificate puts one here, so submissions cannot fill it.
+#[derive(Debug)]
+pub struct Roots {
+    ders: Vec<Vec<u8>>,
+    /// (index of the root in `ders`, DER of a CA certificate it signed).
+    signed: RwLock<Vec<(usize, Vec<u8>)>>,
+}
+
+impl Roots {
+    /// Accepts chains to `ders`.
+    pub fn new(ders: Vec<Vec<u8>>) -> Roots {
+        Roots {
+            ders,
+            signed: RwLock::default(),
+        }
+    }
+
+    /// The accepted roots, DER.
+    pub fn ders(&self) -> &[Vec<u8>] {
+        &self.ders
+    }
+
+    fn remembered(&self, root: usize, cert: &[u8]) -> bool {
+        let signed = self
+            .signed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        signed.iter().any(|(r, der)| *r == root && der == cert)
+    }
+
+    /// `signed_by`, answered from memory for a CA certificate this root signed before.
+    fn signed_by_root(
+        &self,
+        root: usize,
+        (cert_der, cert): (&[u8], &X509Certificate<'_>),
+        issuer: &X509Certificate<'_>,
+    ) -> bool {
+        if self.remembered(root, cert_der) {
+            return true;
+        }
+        if !signed_by(cert, issuer) {
+            return false;
+        }
+        if cert.is_ca() {
+            let mut signed = self.signed.write().unwrap_or_else(|p| p.into_inner());
+            if signed.len() < MAX_REMEMBERED
+                && !signed.iter().any(|(r, d)| *r == root && d == cert_der)
+            {
+                signed.push((root, cert_der.to_vec()));
+            }
+        }
+        true
+    }
+}
+
 /// Parses a submitted `chain` (DER, leaf first), checks every link's signature, and returns
-/// the chain with the accepted root from `roots` (DER) appended if the chain stops below it.
-pub fn validate_chain(chain: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, CtError> {
+/// the chain with the accepted root appended if the chain stops below it.
+pub fn validate_chain(chain: &[Vec<u8>], roots: &Roots) -> Result<Vec<Vec<u8>>, CtError> {
     if chain.is_empty() || chain.len() > MAX_CHAIN {
         return Err(CtError::InvalidChain(format!(
             "a chain has 1 to {MAX_CHAIN} certificates"
@@ -41,7 +105,11 @@ pub fn validate_chain(chain: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<Vec<Vec<u8
         })
         .collect::<Result<Vec<_>, _>>()?;
     for (i, pair) in certs.windows(2).enumerate() {
-        if !signed_by(&pair[0], &pair[1]) {
+        let signed = match roots.ders.iter().position(|r| *r == chain[i + 1]) {
+            Some(root) => roots.signed_by_root(root, (&chain[i], &pair[0]), &pair[1]),
+            None => signed_by(&pair[0], &pair[1]),
+        };
+        if !signed {
             return Err(CtError::InvalidChain(format!(
                 "certificate {i} is not signed by certificate {}",
                 i + 1
@@ -52,14 +120,17 @@ pub fn validate_chain(chain: &[Vec<u8>], roots: &[Vec<u8>]) -> Result<Vec<Vec<u8
     let (Some(last), Some(last_der)) = (certs.last(), chain.last()) else {
         return Err(CtError::InvalidChain("the chain is empty".into()));
     };
-    if !roots.contains(last_der) {
-        let root = roots
-            .iter()
-            .find(|root| {
-                X509Certificate::from_der(root).is_ok_and(|(_, root)| signed_by(last, &root))
+    if !roots.ders.contains(last_der) {
+        let root = (0..roots.ders.len())
+            .find(|&r| roots.remembered(r, last_der))
+            .or_else(|| {
+                (0..roots.ders.len()).find(|&r| {
+                    X509Certificate::from_der(&roots.ders[r])
+                        .is_ok_and(|(_, root)| roots.signed_by_root(r, (last_der, last), &root))
+                })
             })
             .ok_or(CtError::UnknownRoot)?;
-        validated.push(root.clone());
+        validated.push(roots.ders[root].clone());
     }
     Ok(validated)
 }
@@ -157,6 +228,17 @@ mod tests {
         issuer: (&str, &PKey<Private>),
         digest: Option<MessageDigest>,
     ) -> Vec<u8> {
+        issued(subject, key, issuer, digest, false)
+    }
+
+    /// `cert`, with BasicConstraints CA:TRUE when `ca`.
+    fn issued(
+        subject: &str,
+        key: &PKey<Private>,
+        issuer: (&str, &PKey<Private>),
+        digest: Option<MessageDigest>,
+        ca: bool,
+    ) -> Vec<u8> {
         let name = |cn: &str| {
             let mut n = X509NameBuilder::new().unwrap();
             n.append_entry_by_text("CN", cn).unwrap();
@@ -171,6 +253,14 @@ mod tests {
             .unwrap();
         b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
             .unwrap();
+        if ca {
+            let constraints = openssl::x509::extension::BasicConstraints::new()
+                .critical()
+                .ca()
+                .build()
+                .unwrap();
+            b.append_extension(constraints).unwrap();
+        }
         b.sign(issuer.1, digest.unwrap_or_else(MessageDigest::null))
             .unwrap();
         b.build().to_der().unwrap()
@@ -199,7 +289,7 @@ mod tests {
         for (key, digest) in &issuers {
             let root = cert("root", key, ("root", key), *digest);
             let leaf = cert("leaf", &leaf_key, ("root", key), *digest);
-            let roots = vec![root.clone()];
+            let roots = Roots::new(vec![root.clone()]);
             assert_eq!(
                 validate_chain(std::slice::from_ref(&leaf), &roots).unwrap(),
                 vec![leaf.clone(), root.clone()],
@@ -218,7 +308,7 @@ mod tests {
         let key = ec(openssl::nid::Nid::X9_62_PRIME256V1);
         let impostor = ec(openssl::nid::Nid::X9_62_PRIME256V1);
         let root = cert("root", &key, ("root", &key), Some(MessageDigest::sha256()));
-        let roots = vec![root.clone()];
+        let roots = Roots::new(vec![root.clone()]);
         let forged = cert(
             "leaf",
             &impostor,
@@ -251,5 +341,46 @@ mod tests {
             validate_chain(&[trailing], &roots),
             Err(CtError::InvalidChain(m)) if m.contains("not DER")
         ));
+    }
+
+    #[test]
+    fn a_root_signed_intermediate_is_remembered_and_a_leaf_is_not() {
+        let sha256 = Some(MessageDigest::sha256());
+        let (root_key, ca_key) = (
+            ec(openssl::nid::Nid::X9_62_PRIME256V1),
+            ec(openssl::nid::Nid::X9_62_PRIME256V1),
+        );
+        let root = issued("root", &root_key, ("root", &root_key), sha256, true);
+        let intermediate = issued("ca", &ca_key, ("root", &root_key), sha256, true);
+        let leaf = cert(
+            "leaf",
+            &ec(openssl::nid::Nid::X9_62_PRIME256V1),
+            ("ca", &ca_key),
+            sha256,
+        );
+        let roots = Roots::new(vec![root.clone()]);
+        assert!(!roots.remembered(0, &intermediate));
+        validate_chain(&[leaf.clone(), intermediate.clone()], &roots).expect("below the root");
+        assert!(
+            roots.remembered(0, &intermediate),
+            "the root's signature is remembered"
+        );
+        validate_chain(&[leaf.clone(), intermediate.clone(), root.clone()], &roots)
+            .expect("to the root");
+        // A certificate the root signed that is not a CA is checked every time.
+        let direct = cert("direct", &ca_key, ("root", &root_key), sha256);
+        validate_chain(&[direct.clone(), root.clone()], &roots).expect("signed by the root");
+        assert!(!roots.remembered(0, &direct));
+        // An intermediate with the same names under another key never enters, however often.
+        let impostor = ec(openssl::nid::Nid::X9_62_PRIME256V1);
+        let forged = issued("ca", &ca_key, ("root", &impostor), sha256, true);
+        for _ in 0..2 {
+            assert!(validate_chain(&[forged.clone(), root.clone()], &roots).is_err());
+            assert!(matches!(
+                validate_chain(std::slice::from_ref(&forged), &roots),
+                Err(CtError::UnknownRoot)
+            ));
+            assert!(!roots.remembered(0, &forged));
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use der::{Decode, Encode};
 use x509_parser::prelude::FromDer;
 
-pub use crate::chain::validate_chain;
+pub use crate::chain::{Roots, validate_chain};
 use crate::key::LogKey;
 use crate::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry, now_ms};
 use crate::note::{self, Checkpoint, NoteSignature, TYPE_RFC6962_STH};
@@ -94,8 +94,7 @@ pub struct CtLog {
     log: Arc<Log>,
     key: Arc<LogKey>,
     origin: String,
-    /// Accepted roots, DER.
-    roots: Vec<Vec<u8>>,
+    roots: Roots,
     // Fingerprints of issuers already durable in storage: nearly every submission names the
     // same few issuers, which are then written once per process, not once per entry.
     stored_issuers: std::sync::Mutex<std::collections::HashSet<Hash>>,
@@ -140,7 +139,7 @@ impl CtLog {
             log,
             key,
             origin,
-            roots,
+            roots: Roots::new(roots),
             stored_issuers: Default::default(),
         })
     }
@@ -162,7 +161,7 @@ impl CtLog {
 
     /// The accepted roots, DER.
     pub fn roots(&self) -> &[Vec<u8>] {
-        &self.roots
+        self.roots.ders()
     }
 
     /// RFC 6962 `add-chain`: a final certificate and its chain (root optional).

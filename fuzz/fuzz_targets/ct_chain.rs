@@ -7,11 +7,11 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use openssl::x509::X509;
-use sigil_ctlog::ct::{tbs_without_poison, validate_chain};
+use sigil_ctlog::ct::{Roots, tbs_without_poison, validate_chain};
 
-static ROOTS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+static ROOTS: LazyLock<Roots> = LazyLock::new(|| {
     let root = X509::from_pem(include_bytes!("../../keys-example/root.pem")).expect("the root");
-    vec![root.to_der().expect("DER")]
+    Roots::new(vec![root.to_der().expect("DER")])
 });
 
 fuzz_target!(|data: &[u8]| {
