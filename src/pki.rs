@@ -78,13 +78,14 @@ struct Link {
 }
 
 impl AuthorityChain {
-    /// The chain of `certificates`; those that do not parse form no link and fail in
-    /// [`chain_to`].
+    /// The chain of `certificates`. If one does not parse, nothing is remembered, and
+    /// [`chain_to`] reports it.
     pub fn new(certificates: Vec<Vec<u8>>) -> AuthorityChain {
         let parsed: Vec<_> = certificates
             .iter()
-            .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
-            .collect();
+            .map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
         let links = parsed
             .windows(2)
             .map(|pair| Link {
