@@ -125,7 +125,7 @@ impl TrustMaterial {
         let authorities = |field: &str| -> Vec<TrustedAuthority> {
             list(field)
                 .iter()
-                .map(|ca| {
+                .filter_map(|ca| {
                     let chain: Vec<Vec<u8>> = ca["certChain"]["certificates"]
                         .as_array()
                         .map(Vec::as_slice)
@@ -133,12 +133,10 @@ impl TrustMaterial {
                         .iter()
                         .filter_map(|c| decode(&c["rawBytes"]))
                         .collect();
-                    (chain, Validity::from_json(&ca["validFor"]))
-                })
-                .filter(|(chain, _)| !chain.is_empty())
-                .map(|(chain, valid)| TrustedAuthority {
-                    chain: AuthorityChain::new(chain),
-                    valid,
+                    (!chain.is_empty()).then(|| TrustedAuthority {
+                        chain: AuthorityChain::new(chain),
+                        valid: Validity::from_json(&ca["validFor"]),
+                    })
                 })
                 .collect()
         };
