@@ -4,12 +4,17 @@
 //! The sequencer follows Sunlight, with group commit: as soon as entries are pending and the
 //! previous commit has finished, it takes the whole pool, assigns contiguous indices, extends
 //! the tree and its tiles in memory, signs the new tree head, and commits entries, tiles and
-//! head in one transaction that compare-and-swaps the tree size. Only then are the waiters
-//! released. Under load, what arrives during one commit is the next batch, so a submission
-//! waits about one commit, not a fixed period; idle, the sequencer wakes every `interval`. If
-//! another process sharing the database advanced the log first, the batch is re-based on the
-//! new head and committed again; nothing acknowledged is ever lost, and no index is handed out
-//! twice.
+//! head in one transaction that compare-and-swaps the tree head (size and root). Only then are
+//! the waiters released. Under load, what arrives during one commit is the next batch, so a
+//! submission waits about one commit, not a fixed period; idle, the sequencer wakes every
+//! `interval`. If another process sharing the database advanced the log first, the batch is
+//! re-based on the new head and committed again; nothing acknowledged is ever lost, and no
+//! index is handed out twice.
+//!
+//! On PostgreSQL, where a commit is a network round trip and a wait for the database's
+//! process to be scheduled, a log without unique leaves does not wait for the previous commit:
+//! it sends the next batch's commit while that one is in flight. The database queues it behind
+//! the head row's lock, and it lands only on the head that the previous commit left.
 //!
 //! A log with unique leaves (Rekor's) looks up the whole batch's leaf hashes in one query
 //! before it extends the tree, so a leaf already stored, or repeated within the batch, is
@@ -20,7 +25,7 @@
 //! Every tile the sequencer writes stays in a cache, partial ones included, so the inclusion
 //! proof a submitter asks for right after its commit is computed from memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -152,6 +157,24 @@ enum Placement {
     Stored(u64),
 }
 
+/// A batch's tree: the edge extended by its leaves, the tiles that changed, the signed head.
+struct Extension {
+    next: Edge,
+    tiles: BTreeMap<TileId, Vec<Hash>>,
+    head: TreeHead,
+}
+
+/// A batch extended and signed on the sequencer's edge, not yet durable.
+struct Staged {
+    // The size and root of the head it extends: the compare-and-swap's expectation.
+    base: (u64, Hash),
+    batch: Vec<(PendingEntry, Waiter)>,
+    hashes: Vec<Hash>,
+    tiles: BTreeMap<TileId, Vec<Hash>>,
+    head: TreeHead,
+    started: Instant,
+}
+
 /// The in-memory right edge of the tree, owned by the sequencer task.
 #[derive(Clone)]
 struct Edge {
@@ -190,6 +213,10 @@ const TILE_CACHE: u64 = 2048;
 /// A pool this full is committed without lingering: a whole data tile's worth of entries,
 /// past which a larger batch saves little.
 const FULL_BATCH: usize = tile::WIDTH as usize;
+
+/// Commits in flight at once where the store queues them. Two keep the database busy: one
+/// executes while the next is on its way and the one before is answered.
+const PIPELINE_DEPTH: usize = 2;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -282,6 +309,12 @@ impl Log {
     pub async fn run_sequencer(self: Arc<Self>) {
         self.last_tick_ms
             .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+        // A log whose leaves need no duplicate lookup, on a store that queues commits, sends
+        // each batch's commit without waiting for the one ahead of it (see `land`). A lookup
+        // could not see the entries of a commit still in flight.
+        let pipelined = self.store.pipelines_commits() && !self.options.unique_leaves;
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(PIPELINE_DEPTH));
+        let mut ahead: Option<oneshot::Receiver<()>> = None;
         let mut previous = 0;
         loop {
             // A submission made during the previous commit left a permit: no wait then.
@@ -291,13 +324,31 @@ impl Log {
             if previous > 1 && !self.options.linger.is_zero() {
                 self.linger().await;
             }
+            // Taken before the batch: entries that arrive while the pipeline is full join it.
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
             let batch = match self.pool.lock() {
                 Ok(mut pool) => std::mem::take(&mut *pool),
                 Err(_) => return,
             };
             previous = batch.len();
-            if !batch.is_empty() {
+            if batch.is_empty() {
+                continue;
+            }
+            if !pipelined {
                 self.sequence(batch).await;
+                continue;
+            }
+            if let Some(staged) = self.stage(batch).await {
+                let (done, next) = oneshot::channel();
+                let behind = ahead.replace(next);
+                let log = self.clone();
+                tokio::spawn(async move {
+                    log.land(staged, behind).await;
+                    drop(permit);
+                    let _ = done.send(());
+                });
             }
         }
     }
@@ -421,12 +472,7 @@ impl Log {
                     let _ = waiter.send(answer);
                 }
             }
-            Err(reason) => {
-                self.observer.batch_failed(&self.name, waiters.len());
-                for waiter in waiters {
-                    let _ = waiter.send(Answer::Failed(reason.clone()));
-                }
-            }
+            Err(reason) => self.fail(waiters, &reason),
         }
     }
 
@@ -456,20 +502,14 @@ impl Log {
             .collect())
     }
 
-    /// Extends `edge` by `entries`, the newest of which is stamped `newest_ms`, signs, commits
-    /// with compare-and-swap, and keeps the written tiles for proofs.
-    async fn commit(
-        &self,
-        edge: &Edge,
-        entries: &[NewEntry<'_>],
-        newest_ms: u64,
-    ) -> Result<(Edge, TreeHead), LogError> {
+    /// Extends `edge` by `hashes`, the newest of which is stamped `newest_ms`, and signs the
+    /// new head.
+    fn extend(&self, edge: &Edge, hashes: &[Hash], newest_ms: u64) -> Result<Extension, LogError> {
         let mut next = edge.clone();
-        let hashes: Vec<Hash> = entries.iter().map(|e| *e.leaf_hash).collect();
-        for h in &hashes {
+        for h in hashes {
             next.range.append(*h);
         }
-        let tiles = next.tiles.append(&hashes);
+        let tiles = next.tiles.append(hashes);
         // RFC 6962 §3.5: the tree head is at least as recent as every timestamp in the tree.
         next.timestamp_ms = now_ms().max(edge.timestamp_ms).max(newest_ms);
         let root = next.range.root();
@@ -484,13 +524,139 @@ impl Log {
             signature,
             note,
         };
+        Ok(Extension { next, tiles, head })
+    }
+
+    /// Extends `edge` by `entries`, the newest of which is stamped `newest_ms`, signs, commits
+    /// with compare-and-swap, and keeps the written tiles for proofs.
+    async fn commit(
+        &self,
+        edge: &Edge,
+        entries: &[NewEntry<'_>],
+        newest_ms: u64,
+    ) -> Result<(Edge, TreeHead), LogError> {
+        let hashes: Vec<Hash> = entries.iter().map(|e| *e.leaf_hash).collect();
+        let Extension { next, tiles, head } = self.extend(edge, &hashes, newest_ms)?;
+        let (size, root) = (edge.range.size(), edge.range.root());
         self.store
-            .append(&self.name, edge.range.size(), entries, &tiles, &head)
+            .append(&self.name, size, &root, entries, &tiles, &head)
             .await?;
+        self.keep(tiles);
+        Ok((next, head))
+    }
+
+    /// Keeps tiles just written for the proofs that follow.
+    fn keep(&self, tiles: BTreeMap<TileId, Vec<Hash>>) {
         for (id, hashes) in tiles {
             self.tiles.insert(id, Arc::new(hashes));
         }
-        Ok((next, head))
+    }
+
+    /// Extends the sequencer's edge by a batch of a log without unique leaves and signs it;
+    /// the edge moves on at once, so the next batch extends this one before it is durable. If
+    /// the edge cannot be loaded or the head signed, the waiters are told and `None` returned.
+    async fn stage(&self, batch: Vec<(PendingEntry, Waiter)>) -> Option<Staged> {
+        let started = Instant::now();
+        let hashes: Vec<Hash> = batch
+            .iter()
+            .map(|(e, _)| leaf_hash(&e.leaf_input))
+            .collect();
+        let newest_ms = batch.iter().map(|(e, _)| e.timestamp_ms).max().unwrap_or(0);
+        let mut edge_slot = self.edge.lock().await;
+        let extended = match edge_slot.take() {
+            Some(edge) => Ok(edge),
+            None => self.load_edge().await,
+        }
+        .and_then(|edge| Ok((self.extend(&edge, &hashes, newest_ms)?, edge)));
+        match extended {
+            Ok((Extension { next, tiles, head }, edge)) => {
+                *edge_slot = Some(next);
+                Some(Staged {
+                    base: (edge.range.size(), edge.range.root()),
+                    batch,
+                    hashes,
+                    tiles,
+                    head,
+                    started,
+                })
+            }
+            Err(e) => {
+                self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Commits a staged batch and answers its waiters, after those of the batch `behind`
+    /// (staged just before it) were answered: answers and cached tiles follow the tree's order.
+    ///
+    /// The commit is sent while the one ahead may still be in flight. If that one fails, this
+    /// one's compare-and-swap, which expects the head it would have left, fails too and writes
+    /// nothing; the batch is then sequenced again from the stored head, as after any lost
+    /// swap. With the root in the swap, it cannot land on another head of the same size.
+    async fn land(&self, staged: Staged, behind: Option<oneshot::Receiver<()>>) {
+        let Staged {
+            base: (size, root),
+            batch,
+            hashes,
+            tiles,
+            head,
+            started,
+        } = staged;
+        let entries: Vec<NewEntry<'_>> = batch
+            .iter()
+            .zip(&hashes)
+            .map(|((e, _), h)| NewEntry {
+                leaf_hash: h,
+                leaf_input: &e.leaf_input,
+                extra: &e.extra,
+            })
+            .collect();
+        let written = self
+            .store
+            .append(&self.name, size, &root, &entries, &tiles, &head)
+            .await;
+        drop(entries);
+        if let Some(behind) = behind {
+            let _ = behind.await;
+        }
+        match written {
+            Ok(()) => {
+                self.keep(tiles);
+                let head = Arc::new(head);
+                self.remember(head.clone());
+                self.observer.batch_committed(
+                    &self.name,
+                    batch.len(),
+                    started.elapsed(),
+                    head.size,
+                );
+                for (n, (_, waiter)) in batch.into_iter().enumerate() {
+                    let _ = waiter.send(Answer::Sequenced(Sequenced {
+                        index: size + n as u64,
+                        head: head.clone(),
+                    }));
+                }
+            }
+            Err(StoreError::Conflict) => {
+                *self.edge.lock().await = None;
+                self.sequence(batch).await;
+            }
+            Err(e) => {
+                tracing::warn!(log = %self.name, error = %e, "batch commit failed");
+                // The commit may or may not have landed; reload before the next batch.
+                *self.edge.lock().await = None;
+                self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());
+            }
+        }
+    }
+
+    /// Tells every waiter of a batch that it failed.
+    fn fail(&self, waiters: Vec<Waiter>, reason: &str) {
+        self.observer.batch_failed(&self.name, waiters.len());
+        for waiter in waiters {
+            let _ = waiter.send(Answer::Failed(reason.to_owned()));
+        }
     }
 
     /// Rebuilds the right edge from the stored head and tiles, checking that they agree.

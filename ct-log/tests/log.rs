@@ -7,7 +7,7 @@
 // Test code: a failed unwrap is a failed assertion.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingE
 use sigil_ctlog::merkle;
 use sigil_ctlog::note::Checkpoint;
 use sigil_ctlog::rfc6962::{Hash, leaf_hash};
-use sigil_ctlog::store::Store;
+use sigil_ctlog::store::{NewEntry, Store, StoreError, TreeHead};
 
 /// Signs nothing: the engine's tests are about sequencing, not keys.
 struct PlainSigner;
@@ -134,19 +134,62 @@ async fn exercise(store: Store, prefix: &str) {
     submit_all(&reopened, total, 10).await;
     check_log(&reopened, total + 10, &heads).await;
 
-    // Two writers on one database (two replicas): one tree, every entry exactly once.
+    // Two writers on one database (two replicas): one tree, every entry exactly once. Each
+    // wave races them again; on PostgreSQL a lost swap is often a commit sent behind another
+    // of the same replica (pipelined), which must be re-based too.
     let name = format!("{prefix}-replicas");
     let (a, b) = (open(&store, &name).await, open(&store, &name).await);
-    let (ia, ib) = tokio::join!(submit_all(&a, 0, 200), submit_all(&b, 1000, 200));
-    let all: BTreeSet<u64> = ia.iter().chain(ib.iter()).copied().collect();
+    let mut all = BTreeSet::new();
+    for wave in 0..3 {
+        let (ia, ib) = tokio::join!(
+            submit_all(&a, wave * 1000, 200),
+            submit_all(&b, wave * 1000 + 500, 200)
+        );
+        all.extend(ia.into_iter().chain(ib));
+    }
     assert_eq!(
         all,
-        (0..400).collect::<BTreeSet<_>>(),
-        "400 distinct indices"
+        (0..1200).collect::<BTreeSet<_>>(),
+        "1,200 distinct indices"
     );
-    check_log(&a, 400, &[]).await;
+    check_log(&a, 1200, &[]).await;
+    swap_needs_the_root(&store, &name).await;
 
     unique_leaves(&store, &format!("{prefix}-unique")).await;
+}
+
+/// The compare-and-swap checks the root as well as the size: a batch built on a head that
+/// never landed must not land on another head of the same size.
+async fn swap_needs_the_root(store: &Store, name: &str) {
+    let head = store.head(name).await.unwrap();
+    let mut other_root = head.root;
+    other_root[0] ^= 1;
+    let leaf = entry(u64::MAX);
+    let hash = leaf_hash(&leaf.leaf_input);
+    let new = NewEntry {
+        leaf_hash: &hash,
+        leaf_input: &leaf.leaf_input,
+        extra: &leaf.extra,
+    };
+    let next = TreeHead {
+        size: head.size + 1,
+        ..head.clone()
+    };
+    let outcome = store
+        .append(
+            name,
+            head.size,
+            &other_root,
+            &[new],
+            &BTreeMap::new(),
+            &next,
+        )
+        .await;
+    assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
+    let after = store.head(name).await.unwrap();
+    assert_eq!((after.size, after.root), (head.size, head.root));
+    let entries = store.entries(name, head.size, head.size + 1).await.unwrap();
+    assert!(entries.is_empty(), "nothing written");
 }
 
 /// A log with unique leaves, on two replicas: each of 100 leaves is submitted four times at
@@ -167,7 +210,7 @@ async fn unique_leaves(store: &Store, name: &str) {
             tokio::spawn(async move { (n / 4, log.submit(entry(n / 4)).await) })
         })
         .collect();
-    let mut appended = std::collections::BTreeMap::new();
+    let mut appended = BTreeMap::new();
     let mut duplicates = Vec::new();
     for task in tasks {
         match task.await.unwrap() {

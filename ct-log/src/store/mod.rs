@@ -4,8 +4,8 @@
 //! - A write is durable when its future resolves `Ok`: SQLite runs in WAL mode with
 //!   `synchronous=FULL`, PostgreSQL commits.
 //! - [`Store::append`] is atomic and conditional: it commits the entries, the changed tiles and
-//!   the new tree head only if the stored tree size still equals `expected_size`
-//!   (compare-and-swap in the same transaction); otherwise nothing changes and it returns
+//!   the new tree head only if the stored tree size and root still equal `expected_size` and
+//!   `expected_root` (compare-and-swap in the same transaction); otherwise nothing changes and it returns
 //!   [`StoreError::Conflict`]. Several processes may therefore share one database without
 //!   forking a log: the loser re-reads the head and re-bases its batch.
 //! - Reads see only committed data.
@@ -29,8 +29,9 @@ use crate::tile::TileId;
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another writer advanced the log since `expected_size`; nothing was written.
-    #[error("the log advanced concurrently (compare-and-swap on the tree size failed)")]
+    /// The stored head is not the expected one (another writer advanced the log, or the
+    /// commit the batch was built on failed); nothing was written.
+    #[error("the log advanced concurrently (compare-and-swap on the tree head failed)")]
     Conflict,
     /// The URL is not `sqlite://…` or `postgres://…`.
     #[error("unsupported storage URL (expected sqlite://PATH or postgres://…)")]
@@ -128,21 +129,34 @@ impl Store {
     }
 
     /// Atomically appends `entries` (indices from `expected_size` on), writes `tiles` and sets
-    /// `head`, if the stored size is still `expected_size`.
+    /// `head`, if the stored head is still the one of `expected_size` entries and root
+    /// `expected_root`. The root makes the swap exact: a batch built on a commit that failed
+    /// must not land on another one that happens to leave the log at the same size.
     pub async fn append(
         &self,
         log: &str,
         expected_size: u64,
+        expected_root: &Hash,
         entries: &[NewEntry<'_>],
         tiles: &BTreeMap<TileId, Vec<Hash>>,
         head: &TreeHead,
     ) -> Result<(), StoreError> {
+        let expected = (expected_size, expected_root);
         match self {
-            Store::Sqlite(s) => sqlite::append(s, log, expected_size, entries, tiles, head).await,
+            Store::Sqlite(s) => sqlite::append(s, log, expected, entries, tiles, head).await,
             Store::Postgres(pool) => {
-                postgres::append(pool, log, expected_size, entries, tiles, head).await
+                postgres::append(pool, log, expected, entries, tiles, head).await
             }
         }
+    }
+
+    /// Whether a commit may be sent before the previous one is acknowledged. PostgreSQL's
+    /// compare-and-swap waits on the head row's lock held by the commit ahead of it, then
+    /// checks the head that commit left, so commits queue in the database instead of one
+    /// round trip apart. SQLite has one writer in one process: a second commit would only
+    /// wait for the file lock.
+    pub fn pipelines_commits(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 
     /// The stored contents of `ids`; absent tiles are absent from the map.

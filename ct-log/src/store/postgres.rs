@@ -55,7 +55,7 @@ pub(super) async fn head(pool: &PgPool, log: &str) -> Result<TreeHead, StoreErro
 pub(super) async fn append(
     pool: &PgPool,
     log: &str,
-    expected_size: u64,
+    (expected_size, expected_root): (u64, &Hash),
     entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
@@ -64,7 +64,7 @@ pub(super) async fn append(
     // each round trip waits for a backend to be scheduled, and BEGIN, the swap, two inserts
     // and COMMIT took five of them. The inserts join the swap's returned row, so they write
     // nothing unless it matched. A concurrent writer's swap waits on the head row's lock, then
-    // finds the size changed and matches nothing.
+    // finds the head changed and matches nothing.
     let indices: Vec<i64> = (0..entries.len())
         .map(|i| (expected_size + i as u64) as i64)
         .collect();
@@ -77,16 +77,16 @@ pub(super) async fn append(
     let swapped: i64 = sqlx::query_scalar(
         "WITH head AS ( \
              UPDATE tree_heads SET size = $1, root = $2, timestamp = $3, signature = $4, note = $5 \
-             WHERE log = $6 AND size = $7 RETURNING log), \
+             WHERE log = $6 AND size = $7 AND root = $8 RETURNING log), \
          appended AS ( \
              INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) \
              SELECT head.log, e.idx, e.leaf_hash, e.leaf_input, e.extra FROM head, \
-                 unnest($8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[]) \
+                 unnest($9::bigint[], $10::bytea[], $11::bytea[], $12::bytea[]) \
                  AS e (idx, leaf_hash, leaf_input, extra)), \
          tiled AS ( \
              INSERT INTO tiles (log, level, idx, hashes) \
              SELECT head.log, t.level, t.idx, t.hashes FROM head, \
-                 unnest($12::smallint[], $13::bigint[], $14::bytea[]) AS t (level, idx, hashes) \
+                 unnest($13::smallint[], $14::bigint[], $15::bytea[]) AS t (level, idx, hashes) \
              ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes) \
          SELECT count(*) FROM head",
     )
@@ -97,6 +97,7 @@ pub(super) async fn append(
     .bind(&head.note)
     .bind(log)
     .bind(expected_size as i64)
+    .bind(&expected_root[..])
     .bind(&indices)
     .bind(&leaf_hashes)
     .bind(&leaf_inputs)

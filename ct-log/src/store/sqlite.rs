@@ -134,17 +134,17 @@ pub(super) async fn head(pool: &SqlitePool, log: &str) -> Result<TreeHead, Store
 pub(super) async fn append(
     store: &SqliteStore,
     log: &str,
-    expected_size: u64,
+    expected: (u64, &Hash),
     entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
 ) -> Result<(), StoreError> {
     store.hashes.wait_for_room(log).await?;
     let mut conn = store.pool.acquire().await?;
-    let result = append_on(&mut conn, log, expected_size, entries, tiles, head).await;
+    let result = append_on(&mut conn, log, expected, entries, tiles, head).await;
     if result.is_ok() {
         let hashes = entries.iter().map(|e| e.leaf_hash);
-        store.hashes.appended(log, expected_size, hashes);
+        store.hashes.appended(log, expected.0, hashes);
     } else {
         // On SQLITE_FULL or an I/O error SQLite may roll the transaction back by itself, and
         // the driver's record of the connection's transaction state is then wrong: reused, the
@@ -158,7 +158,7 @@ pub(super) async fn append(
 async fn append_on(
     conn: &mut SqliteConnection,
     log: &str,
-    expected_size: u64,
+    (expected_size, expected_root): (u64, &Hash),
     entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
     head: &TreeHead,
@@ -168,7 +168,7 @@ async fn append_on(
     // nothing.
     let swapped = sqlx::query(
         "UPDATE tree_heads SET size = ?, root = ?, timestamp = ?, signature = ?, note = ? \
-         WHERE log = ? AND size = ?",
+         WHERE log = ? AND size = ? AND root = ?",
     )
     .bind(head.size as i64)
     .bind(&head.root[..])
@@ -177,6 +177,7 @@ async fn append_on(
     .bind(&head.note)
     .bind(log)
     .bind(expected_size as i64)
+    .bind(&expected_root[..])
     .execute(&mut *tx)
     .await?
     .rows_affected();
