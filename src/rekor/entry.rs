@@ -231,8 +231,8 @@ fn dsse(spec: &Value) -> Result<CanonicalEntry, EntryError> {
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {
-            "envelopeHash": {"algorithm": "sha256", "value": hex(&sha256(envelope_json.as_bytes()))},
-            "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(&payload))},
+            "envelopeHash": {"algorithm": "sha256", "value": crate::ca::hex(&sha256(envelope_json.as_bytes()))},
+            "payloadHash": {"algorithm": "sha256", "value": crate::ca::hex(&sha256(&payload))},
             "signatures": signatures,
         },
     });
@@ -245,10 +245,6 @@ fn dsse(spec: &Value) -> Result<CanonicalEntry, EntryError> {
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     sigil_ctlog::rfc6962::sha256(bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::ca::hex(bytes)
 }
 
 #[cfg(test)]
