@@ -445,17 +445,11 @@ impl Log {
         match outcome {
             Ok((first, head, placements)) => {
                 if let Some(head) = &head {
-                    self.remember(head.clone());
                     let appended = placements
                         .iter()
                         .filter(|p| matches!(p, Placement::Append(_)))
                         .count();
-                    self.observer.batch_committed(
-                        &self.name,
-                        appended,
-                        started.elapsed(),
-                        head.size,
-                    );
+                    self.committed(head, appended, started);
                 }
                 for (waiter, placement) in waiters.into_iter().zip(placements) {
                     let answer = match (placement, &head) {
@@ -603,34 +597,33 @@ impl Log {
             head,
             started,
         } = staged;
-        let entries: Vec<NewEntry<'_>> = batch
-            .iter()
-            .zip(&hashes)
-            .map(|((e, _), h)| NewEntry {
-                leaf_hash: h,
-                leaf_input: &e.leaf_input,
-                extra: &e.extra,
-            })
-            .collect();
-        let written = self
-            .store
-            .append(&self.name, size, &root, &entries, &tiles, &head)
-            .await;
-        drop(entries);
+        let written = {
+            let entries: Vec<NewEntry<'_>> = batch
+                .iter()
+                .zip(&hashes)
+                .map(|((e, _), h)| NewEntry {
+                    leaf_hash: h,
+                    leaf_input: &e.leaf_input,
+                    extra: &e.extra,
+                })
+                .collect();
+            self.store
+                .append(&self.name, size, &root, &entries, &tiles, &head)
+                .await
+        };
         if let Some(behind) = behind {
             let _ = behind.await;
+        }
+        if written.is_err() {
+            // Nothing was written, or it is unknown whether it was: the next batch starts
+            // from the stored head.
+            *self.edge.lock().await = None;
         }
         match written {
             Ok(()) => {
                 self.keep(tiles);
                 let head = Arc::new(head);
-                self.remember(head.clone());
-                self.observer.batch_committed(
-                    &self.name,
-                    batch.len(),
-                    started.elapsed(),
-                    head.size,
-                );
+                self.committed(&head, batch.len(), started);
                 for (n, (_, waiter)) in batch.into_iter().enumerate() {
                     let _ = waiter.send(Answer::Sequenced(Sequenced {
                         index: size + n as u64,
@@ -638,17 +631,19 @@ impl Log {
                     }));
                 }
             }
-            Err(StoreError::Conflict) => {
-                *self.edge.lock().await = None;
-                self.sequence(batch).await;
-            }
+            Err(StoreError::Conflict) => self.sequence(batch).await,
             Err(e) => {
                 tracing::warn!(log = %self.name, error = %e, "batch commit failed");
-                // The commit may or may not have landed; reload before the next batch.
-                *self.edge.lock().await = None;
                 self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());
             }
         }
+    }
+
+    /// Records a durable head of `appended` new entries, sequenced since `started`.
+    fn committed(&self, head: &Arc<TreeHead>, appended: usize, started: Instant) {
+        self.remember(head.clone());
+        self.observer
+            .batch_committed(&self.name, appended, started.elapsed(), head.size);
     }
 
     /// Tells every waiter of a batch that it failed.
