@@ -39,6 +39,15 @@ struct RawHeader {
     kid: Option<String>,
 }
 
+/// The claims set's issuer, read before verification. Every other member is skipped without
+/// being stored (jsonwebtoken parses the verified claims in full); a claims set that is not a
+/// JSON object is refused by `decode_segment` before it gets here.
+#[derive(Deserialize)]
+struct ClaimedIssuer {
+    #[serde(default)]
+    iss: Option<Value>,
+}
+
 /// What a token says about itself before anything is verified: enough to choose the keys
 /// that must then verify it, and nothing to be trusted.
 #[derive(Debug)]
@@ -62,16 +71,15 @@ pub fn inspect(token: &str) -> Result<Unverified, Error> {
         .alg
         .parse()
         .map_err(|_| Error::UnsupportedAlgorithm(header.alg.clone()))?;
-    let claimed: Map<String, Value> = decode_segment(payload, "payload")?;
-    let iss = claimed
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::MissingClaim("iss".into()))?;
-    Ok(Unverified {
-        alg,
-        kid: header.kid,
-        iss: iss.to_owned(),
-    })
+    let claimed: ClaimedIssuer = decode_segment(payload, "payload")?;
+    match claimed.iss {
+        Some(Value::String(iss)) => Ok(Unverified {
+            alg,
+            kid: header.kid,
+            iss,
+        }),
+        _ => Err(Error::MissingClaim("iss".into())),
+    }
 }
 
 /// Verifies `token` against the configured issuers.
@@ -155,10 +163,15 @@ fn split(token: &str) -> Result<(&str, &str), Error> {
     Ok((header, payload))
 }
 
+/// A JOSE header or claims set: base64url of a JSON object (RFC 7519 §7.2).
 fn decode_segment<T: serde::de::DeserializeOwned>(segment: &str, what: &str) -> Result<T, Error> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| Error::Malformed(format!("the {what} is not base64url")))?;
+    // serde reads a struct from an array as well; a header or claims set is only an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(Error::Malformed(format!("the {what} is not a JSON object")));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::Malformed(format!("the {what} is not the expected JSON: {e}")))
 }
@@ -230,9 +243,17 @@ mod tests {
                 "{payload}"
             );
         }
-        assert!(matches!(
-            inspect(&token(r#"["iss"]"#)),
-            Err(Error::Malformed(_))
-        ));
+        for payload in [r#"["iss"]"#, r#" ["https://issuer.example"]"#, "7"] {
+            assert!(
+                matches!(inspect(&token(payload)), Err(Error::Malformed(_))),
+                "{payload}"
+            );
+        }
+        let array_header = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"["RS256","k1"]"#),
+            URL_SAFE_NO_PAD.encode(r#"{"iss":"https://issuer.example"}"#)
+        );
+        assert!(matches!(inspect(&array_header), Err(Error::Malformed(_))));
     }
 }
