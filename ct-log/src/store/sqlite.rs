@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::hash_index::HashIndex;
-use super::{INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{
+    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
+};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -153,97 +155,66 @@ pub(super) async fn append(
     result
 }
 
-/// The whole batch in one statement list: the connection runs on a driver thread of its own,
-/// and each statement sent to it costs two thread wake-ups (there and back), which under load
-/// cost more than SQLite's own work. BEGIN, the swap, the inserts and COMMIT as five round
-/// trips were about a tenth of the server's CPU under issuance, with the sequencer's.
-///
-/// `BEGIN IMMEDIATE` takes SQLite's write lock, so the stored head cannot change inside the
-/// transaction: each insert is guarded by it being the head the batch was built on, and the
-/// compare-and-swap last says by its `RETURNING` row whether it was. A lost race commits an
-/// empty transaction and writes nothing. (Guarding by the new head instead would let a replica
-/// whose identical batch lost the race insert it again.)
-async fn append_on<'a>(
+async fn append_on(
     conn: &mut SqliteConnection,
-    log: &'a str,
-    (expected_size, expected_root): (u64, &'a Hash),
-    entries: &'a [NewEntry<'a>],
+    log: &str,
+    (expected_size, expected_root): (u64, &Hash),
+    entries: &[NewEntry<'_>],
     tiles: &BTreeMap<TileId, Vec<Hash>>,
-    head: &'a TreeHead,
+    head: &TreeHead,
 ) -> Result<(), StoreError> {
-    let mut batch: QueryBuilder<Sqlite> = QueryBuilder::new("BEGIN IMMEDIATE;");
+    let mut tx = conn.begin().await?;
+    // The compare-and-swap comes first: it takes SQLite's write lock, and a lost race writes
+    // nothing.
+    let swapped = sqlx::query(
+        "UPDATE tree_heads SET size = ?, root = ?, timestamp = ?, signature = ?, note = ? \
+         WHERE log = ? AND size = ? AND root = ?",
+    )
+    .bind(head.size as i64)
+    .bind(&head.root[..])
+    .bind(head.timestamp_ms as i64)
+    .bind(&head.signature)
+    .bind(&head.note)
+    .bind(log)
+    .bind(expected_size as i64)
+    .bind(&expected_root[..])
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if swapped != 1 {
+        tx.rollback().await?;
+        return Err(StoreError::Conflict);
+    }
     for (n, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
         let first = expected_size + (n * INSERT_CHUNK) as u64;
-        batch.push(" INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) SELECT * FROM (");
-        batch.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
+        let mut insert: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
+        insert.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
             row.push_bind(log)
                 .push_bind((first + i as u64) as i64)
                 .push_bind(&e.leaf_hash[..])
                 .push_bind(e.leaf_input)
                 .push_bind(e.extra);
         });
-        on_expected_head(&mut batch, log, expected_size, expected_root);
-        batch.push(";");
+        let reuse = reusable(chunk.len());
+        insert.build().persistent(reuse).execute(&mut *tx).await?;
     }
-    let tiles: Vec<(i64, i64, Vec<u8>)> = tiles
-        .iter()
-        .map(|(id, hashes)| (id.level as i64, id.index as i64, join_hashes(hashes)))
-        .collect();
-    let mut tiles = tiles.into_iter().peekable();
-    while tiles.peek().is_some() {
-        batch.push(" INSERT INTO tiles (log, level, idx, hashes) SELECT * FROM (");
-        batch.push_values(
-            tiles.by_ref().take(INSERT_CHUNK),
-            |mut row, (level, index, bytes)| {
-                row.push_bind(log)
-                    .push_bind(level)
-                    .push_bind(index)
-                    .push_bind(bytes);
-            },
-        );
-        on_expected_head(&mut batch, log, expected_size, expected_root);
-        // An INSERT … SELECT needs its WHERE before ON CONFLICT, which it has.
-        batch.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes;");
+    let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
+    for chunk in tiles.chunks(INSERT_CHUNK) {
+        let mut upsert: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO tiles (log, level, idx, hashes) ");
+        upsert.push_values(chunk, |mut row, (id, bytes)| {
+            row.push_bind(log)
+                .push_bind(id.level as i64)
+                .push_bind(id.index as i64)
+                .push_bind(bytes);
+        });
+        upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
+        let reuse = reusable(chunk.len());
+        upsert.build().persistent(reuse).execute(&mut *tx).await?;
     }
-    batch
-        .push(" UPDATE tree_heads SET size = ")
-        .push_bind(head.size as i64);
-    batch.push(", root = ").push_bind(&head.root[..]);
-    batch
-        .push(", timestamp = ")
-        .push_bind(head.timestamp_ms as i64);
-    batch.push(", signature = ").push_bind(&head.signature);
-    batch.push(", note = ").push_bind(&head.note);
-    batch.push(" WHERE log = ").push_bind(log);
-    batch.push(" AND size = ").push_bind(expected_size as i64);
-    batch.push(" AND root = ").push_bind(&expected_root[..]);
-    batch.push(" RETURNING 1; COMMIT;");
-    // Each batch's length makes new SQL; sqlx would keep every one prepared (see `reusable`).
-    let won = batch
-        .build()
-        .persistent(false)
-        .fetch_all(&mut *conn)
-        .await?;
-    if won.len() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict)
-    }
-}
-
-/// Closes an `INSERT … SELECT * FROM (VALUES …` with the condition that the stored head is
-/// the one the batch was built on: the swap at the end of the same transaction will win.
-fn on_expected_head<'a>(
-    batch: &mut QueryBuilder<'a, Sqlite>,
-    log: &'a str,
-    size: u64,
-    root: &'a Hash,
-) {
-    batch.push(") WHERE EXISTS (SELECT 1 FROM tree_heads WHERE log = ");
-    batch.push_bind(log);
-    batch.push(" AND size = ").push_bind(size as i64);
-    batch.push(" AND root = ").push_bind(&root[..]);
-    batch.push(")");
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn tiles(
