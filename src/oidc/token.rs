@@ -41,7 +41,8 @@ struct RawHeader {
 
 /// The claims set's issuer, read before verification. Every other member is skipped without
 /// being stored (jsonwebtoken parses the verified claims in full); a claims set that is not a
-/// JSON object is refused by `decode_segment` before it gets here.
+/// JSON object is refused by `decode_segment` before it gets here, and one that names `iss`
+/// twice by serde.
 #[derive(Deserialize)]
 struct ClaimedIssuer {
     #[serde(default)]
@@ -243,7 +244,10 @@ mod tests {
                 "{payload}"
             );
         }
-        for payload in [r#"["iss"]"#, r#" ["https://issuer.example"]"#, "7"] {
+        // RFC 7519 §4: a parser must reject duplicate claim names or keep the last; the
+        // issuer that chooses the keys is never ambiguous here.
+        let duplicate = r#"{"iss":"https://a.example","iss":"https://b.example"}"#;
+        for payload in [r#"["iss"]"#, r#" ["https://issuer.example"]"#, "7", duplicate] {
             assert!(
                 matches!(inspect(&token(payload)), Err(Error::Malformed(_))),
                 "{payload}"
