@@ -247,7 +247,12 @@ mod tests {
         // RFC 7519 §4: a parser must reject duplicate claim names or keep the last; the
         // issuer that chooses the keys is never ambiguous here.
         let duplicate = r#"{"iss":"https://a.example","iss":"https://b.example"}"#;
-        for payload in [r#"["iss"]"#, r#" ["https://issuer.example"]"#, "7", duplicate] {
+        for payload in [
+            r#"["iss"]"#,
+            r#" ["https://issuer.example"]"#,
+            "7",
+            duplicate,
+        ] {
             assert!(
                 matches!(inspect(&token(payload)), Err(Error::Malformed(_))),
                 "{payload}"
