@@ -102,8 +102,9 @@ struct Tail {
     hashes: VecDeque<Hash>,
     /// The lowest index of each hash in `hashes`.
     positions: HashMap<Hash, u64>,
-    /// Entries after `hashes` were committed by another process.
-    gap: bool,
+    /// One past the last entry known to be committed. Past `known()` when another process
+    /// appended in between: the entries up to it are then read from `entries`.
+    committed: u64,
     /// Holds the leaf hash of every entry below `known()` once `unloaded` is `None`.
     seen: GrowableBloom,
     /// While the file's hashes are being added to `seen`: the last hash added.
@@ -122,7 +123,7 @@ impl Tail {
             indexed,
             hashes: VecDeque::new(),
             positions: HashMap::new(),
-            gap: false,
+            committed: indexed,
             seen: GrowableBloomBuilder::new()
                 .estimated_insertions((indexed as usize).max(FILTER_MIN))
                 .desired_error_ratio(FILTER_ERROR)
@@ -137,7 +138,7 @@ impl Tail {
     /// way.
     fn settled(&self, merge_at: u64) -> bool {
         self.hashes.is_empty()
-            && !self.gap
+            && !self.has_gap()
             && self.unloaded.is_none()
             && self.merging.is_none()
             && self.recent < merge_at
@@ -151,6 +152,22 @@ impl Tail {
     /// One past the last entry the tail knows of.
     fn known(&self) -> u64 {
         self.indexed + self.hashes.len() as u64
+    }
+
+    /// Whether entries past the tail were committed by another process.
+    fn has_gap(&self) -> bool {
+        self.known() < self.committed
+    }
+
+    /// Takes the leaf hashes of entries just committed at `first..`, or, if the tail does not
+    /// end at `first`, notes that the log reaches past it. The end is kept, not a flag: a
+    /// commit may land while a gap is being read, and that read stops at the size it saw.
+    fn committed_at(&mut self, first: u64, hashes: impl ExactSizeIterator<Item = Hash>) {
+        if self.known() == first {
+            hashes.for_each(|h| self.push(h));
+        } else {
+            self.committed = self.committed.max(first + hashes.len() as u64);
+        }
     }
 
     fn push(&mut self, hash: Hash) {
@@ -426,14 +443,11 @@ impl HashIndex {
         &self,
         log: &str,
         first: u64,
-        hashes: impl Iterator<Item = &'a Hash>,
+        hashes: impl ExactSizeIterator<Item = &'a Hash>,
     ) {
         let mut tails = self.tails.lock().ok();
-        let tail = tails.as_mut().and_then(|t| t.get_mut(log));
-        match tail {
-            Some(tail) if tail.known() == first => hashes.for_each(|h| tail.push(*h)),
-            Some(tail) => tail.gap = true,
-            None => {}
+        if let Some(tail) = tails.as_mut().and_then(|t| t.get_mut(log)) {
+            tail.committed_at(first, hashes.copied());
         }
         drop(tails);
         self.work.notify_one();
@@ -507,7 +521,6 @@ impl HashIndex {
         let hashes = leaf_hashes(&self.logs, log, known, size).await?;
         if let Some(tail) = self.tails()?.get_mut(log).filter(|t| t.known() == known) {
             hashes.into_iter().for_each(|h| tail.push(h));
-            tail.gap = false;
         }
         self.work.notify_one();
         Ok(())
@@ -519,7 +532,7 @@ impl HashIndex {
         let gaps: Vec<String> = self
             .tails()?
             .iter()
-            .filter(|(_, t)| t.gap)
+            .filter(|(_, t)| t.has_gap())
             .map(|(log, _)| log.clone())
             .collect();
         for log in gaps {
@@ -646,5 +659,36 @@ async fn run_indexer(index: Weak<HashIndex>, work: Arc<Notify>) {
                 tokio::time::sleep(IDLE).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(range: std::ops::Range<u8>) -> impl ExactSizeIterator<Item = Hash> {
+        range.map(|n| [n; 32])
+    }
+
+    #[test]
+    fn a_commit_that_lands_while_a_gap_is_read_keeps_the_gap_open() {
+        // Entries 0..2 are this process's; another process then appended 2..22.
+        let mut tail = Tail::starting_at(0, 0);
+        tail.committed_at(0, hashes(0..2));
+        assert!(!tail.has_gap());
+        // This process commits 22..23 and 23..32; a read of `entries` started between the two
+        // sees a tree of 23 entries.
+        tail.committed_at(22, hashes(22..23));
+        assert!(tail.has_gap());
+        tail.committed_at(23, hashes(23..32));
+        hashes(2..23).for_each(|h| tail.push(h));
+        assert_eq!(tail.known(), 23);
+        assert!(tail.has_gap(), "entries 23..32 are still to be read");
+        hashes(23..32).for_each(|h| tail.push(h));
+        assert!(!tail.has_gap());
+        // A commit the tail already reached past (the read saw it first) opens no gap.
+        tail.committed_at(30, hashes(30..32));
+        assert!(!tail.has_gap());
+        assert_eq!(tail.known(), 32);
     }
 }
