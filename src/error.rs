@@ -105,7 +105,10 @@ fn log_status(e: &LogError) -> StatusCode {
     match e {
         LogError::PoolFull | LogError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         LogError::Store(
-            StoreError::Database(_) | StoreError::Conflict | StoreError::IndexBehind(_),
+            StoreError::Database(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Conflict
+            | StoreError::IndexBehind(_),
         ) => StatusCode::SERVICE_UNAVAILABLE,
         LogError::OutOfRange(_) => StatusCode::BAD_REQUEST,
         LogError::NotFound => StatusCode::NOT_FOUND,

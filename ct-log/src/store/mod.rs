@@ -18,6 +18,7 @@
 mod hash_index;
 mod postgres;
 mod sqlite;
+mod sqlite_writer;
 
 pub use sqlite::SqliteStore;
 
@@ -46,6 +47,9 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The SQLite log writer's connection failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use super::hash_index::HashIndex;
-use super::{
-    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
-};
+use super::sqlite_writer::Writer;
+use super::{NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
-/// The log database and its leaf-hash index.
+/// The log database, its leaf-hash index, and the thread that appends to the log.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
     hashes: Arc<HashIndex>,
+    writer: Writer,
 }
 
 pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
@@ -72,14 +72,20 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
     }
     drop(opened);
     let hashes = HashIndex::open(path, pool.clone()).await?;
-    Ok(SqliteStore { pool, hashes })
+    let writer = Writer::start(path, hashes.clone())
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    Ok(SqliteStore {
+        pool,
+        hashes,
+        writer,
+    })
 }
 
 /// The page size of new log files.
-const PAGE_SIZE: u32 = 16384;
+pub(super) const PAGE_SIZE: u32 = 16384;
 
 /// WAL pages between automatic checkpoints (4 MiB at 16 KiB pages).
-const WAL_CHECKPOINT_PAGES: u32 = 256;
+pub(super) const WAL_CHECKPOINT_PAGES: u32 = 256;
 
 /// Connections to the log database.
 const CONNECTIONS: u32 = 8;
@@ -140,81 +146,11 @@ pub(super) async fn append(
     head: &TreeHead,
 ) -> Result<(), StoreError> {
     store.hashes.wait_for_room(log).await?;
-    let mut conn = store.pool.acquire().await?;
-    let result = append_on(&mut conn, log, expected, entries, tiles, head).await;
-    if result.is_ok() {
-        let hashes = entries.iter().map(|e| e.leaf_hash);
-        store.hashes.appended(log, expected.0, hashes);
-    } else {
-        // On SQLITE_FULL or an I/O error SQLite may roll the transaction back by itself, and
-        // the driver's record of the connection's transaction state is then wrong: reused, the
-        // connection would hold the write lock forever. A connection whose batch failed is
-        // closed instead of returned to the pool.
-        conn.close_on_drop();
-    }
-    result
-}
-
-async fn append_on(
-    conn: &mut SqliteConnection,
-    log: &str,
-    (expected_size, expected_root): (u64, &Hash),
-    entries: &[NewEntry<'_>],
-    tiles: &BTreeMap<TileId, Vec<Hash>>,
-    head: &TreeHead,
-) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
-    // The compare-and-swap comes first: it takes SQLite's write lock, and a lost race writes
-    // nothing.
-    let swapped = sqlx::query(
-        "UPDATE tree_heads SET size = ?, root = ?, timestamp = ?, signature = ?, note = ? \
-         WHERE log = ? AND size = ? AND root = ?",
-    )
-    .bind(head.size as i64)
-    .bind(&head.root[..])
-    .bind(head.timestamp_ms as i64)
-    .bind(&head.signature)
-    .bind(&head.note)
-    .bind(log)
-    .bind(expected_size as i64)
-    .bind(&expected_root[..])
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if swapped != 1 {
-        tx.rollback().await?;
-        return Err(StoreError::Conflict);
-    }
-    for (n, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
-        let first = expected_size + (n * INSERT_CHUNK) as u64;
-        let mut insert: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO entries (log, idx, leaf_hash, leaf_input, extra) ");
-        insert.push_values(chunk.iter().enumerate(), |mut row, (i, e)| {
-            row.push_bind(log)
-                .push_bind((first + i as u64) as i64)
-                .push_bind(&e.leaf_hash[..])
-                .push_bind(e.leaf_input)
-                .push_bind(e.extra);
-        });
-        let reuse = reusable(chunk.len());
-        insert.build().persistent(reuse).execute(&mut *tx).await?;
-    }
-    let tiles: Vec<(&TileId, Vec<u8>)> = tiles.iter().map(|(id, h)| (id, join_hashes(h))).collect();
-    for chunk in tiles.chunks(INSERT_CHUNK) {
-        let mut upsert: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO tiles (log, level, idx, hashes) ");
-        upsert.push_values(chunk, |mut row, (id, bytes)| {
-            row.push_bind(log)
-                .push_bind(id.level as i64)
-                .push_bind(id.index as i64)
-                .push_bind(bytes);
-        });
-        upsert.push(" ON CONFLICT (log, level, idx) DO UPDATE SET hashes = excluded.hashes");
-        let reuse = reusable(chunk.len());
-        upsert.build().persistent(reuse).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    let tiles = tiles.iter().map(|(id, h)| (*id, join_hashes(h))).collect();
+    store
+        .writer
+        .append(log, expected, entries, tiles, head)
+        .await
 }
 
 pub(super) async fn tiles(
