@@ -80,7 +80,7 @@ serve ecdsa-p256
 row "issue, P-256 CA, RS256 token" issuance-p256-ca --scenario issue --token-alg RS256
 row "issue, P-256 CA, ES256 token" issuance-p256-ca-es256 --scenario issue --token-alg ES256
 row "ct-add-chain" ct-add-chain-p256-ca --scenario ct-add-chain --prepare 40000
-row "rekor-upload (hashedrekord)" rekor-upload-p256-ca --scenario rekor-upload --prepare 60000
+row "rekor-upload (hashedrekord)" rekor-upload-p256-ca --scenario rekor-upload --prepare 150000
 row "sign (certificate, then Rekor upload)" issuance-p256-ca+rekor-upload-p256-ca \
     --scenario sign --token-alg RS256 --prepare 30000
 row "verify (in-process, loadgen threads)" - --scenario verify
@@ -89,7 +89,7 @@ row "issue, P-384 CA (Fulcio's default), RS256 token" issuance-p384-ca --scenari
 if [ -n "$postgres" ]; then
     serve ecdsa-p256 "$postgres"
     row "issue, P-256 CA, RS256 token, PostgreSQL" issuance-p256-ca --scenario issue --token-alg RS256
-    row "rekor-upload, PostgreSQL" rekor-upload-p256-ca --scenario rekor-upload --prepare 60000
+    row "rekor-upload, PostgreSQL" rekor-upload-p256-ca --scenario rekor-upload --prepare 150000
 fi
 stop
 

@@ -85,7 +85,7 @@ fn run(path: &str, batches: mpsc::Receiver<Batch>, hashes: &HashIndex) {
     let mut connection = open(path)
         .inspect_err(|e| tracing::warn!(error = %e, "opening the log writer's connection"))
         .ok();
-    for batch in batches {
+    for (n, batch) in batches.into_iter().enumerate() {
         let written = match connection.as_mut() {
             Some(conn) => write(conn, &batch),
             None => open(path)
@@ -104,8 +104,21 @@ fn run(path: &str, batches: mpsc::Receiver<Batch>, hashes: &HashIndex) {
             Err(_) => connection = None,
         }
         let _ = batch.done.send(written);
+        if (n + 1) % SHRINK_EVERY == 0
+            && let Some(conn) = &connection
+            && let Err(e) = conn.execute_batch("PRAGMA shrink_memory")
+        {
+            tracing::warn!(error = %e, "releasing the log writer's page cache");
+        }
     }
 }
+
+/// Commits between releases of the writer connection's page cache. Under sustained appends
+/// that cache grew past its `cache_size` (2 MiB) without bound: 24 MB after 20 s of P-256
+/// issuance (heaptrack), and the process's resident memory by about 2 MiB per second. A release
+/// every this many commits keeps it flat and costs one re-read of the B-trees' right edges
+/// (from the kernel's cache) per release.
+const SHRINK_EVERY: usize = 64;
 
 /// Opens the writer's connection with the settings of the pool's (`sqlite::connect`): every
 /// commit reaches the disk, statement journals stay in memory, and the WAL is checkpointed and
