@@ -1,5 +1,6 @@
 //! The SQLite backend: one file, WAL, `synchronous=FULL`, and its leaf-hash index in a second
-//! file beside it (`hash_index.rs`).
+//! file beside it (`hash_index.rs`). Reads go through sqlx's pool; appends through one
+//! connection of their own (`sqlite_writer.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
