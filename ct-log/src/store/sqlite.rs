@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 use super::hash_index::HashIndex;
@@ -33,29 +33,16 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // Durability before acknowledgement: every commit reaches the disk.
-        .synchronous(SqliteSynchronous::Full)
         // Only a new file takes it. A batch writes every page it touches to the WAL and again
         // at the checkpoint, two system calls per WAL frame: 16 KiB pages need a quarter of
         // 4 KiB pages' calls for the same bytes, and hold a full tile (8 KiB) without overflow.
         .page_size(PAGE_SIZE)
-        // SQLite checkpoints the WAL every 1,000 pages by default: 16 MiB at this page size,
-        // four times what the same default meant at 4 KiB pages, and the file keeps its
-        // largest size. 256 pages keep the WAL at the 4 MiB it was; the limit truncates it
-        // back to that after a burst, so a disk that filled up and then got space back has
-        // room for a restart.
-        .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
-        .pragma(
-            "journal_size_limit",
-            (WAL_CHECKPOINT_PAGES * PAGE_SIZE).to_string(),
-        )
-        // A batch's multi-row INSERT keeps a statement journal, which SQLite spills to a new
-        // file in the temporary directory past 64 KiB: an open, write, unlink and close per
-        // commit (strace under load), and a commit that fails when that directory is full.
-        // It holds only the batch's pages that existed before it, so memory is bounded.
-        .pragma("temp_store", "memory")
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
+        .busy_timeout(BUSY_TIMEOUT);
+    let options = connection_pragmas()
+        .into_iter()
+        .fold(options, |options, (name, value)| {
+            options.pragma(name, value)
+        });
     let pool = kept_open(CONNECTIONS).connect_with(options).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     // The rest are opened only now: several connections opening a new file at once race for
@@ -82,11 +69,41 @@ pub(super) async fn connect(path: &str) -> Result<SqliteStore, StoreError> {
     })
 }
 
+/// The settings of every connection to the log database, the pool's and the log writer's
+/// (`sqlite_writer.rs`), as `PRAGMA name = value`.
+pub(super) fn connection_pragmas() -> [(&'static str, String); 5] {
+    [
+        // Durability before acknowledgement: every commit reaches the disk.
+        ("synchronous", "FULL".into()),
+        // SQLite checkpoints the WAL every 1,000 pages by default: 16 MiB at this page size,
+        // four times what the same default meant at 4 KiB pages, and the file keeps its
+        // largest size. 256 pages keep the WAL at the 4 MiB it was; the limit truncates it
+        // back to that after a burst, so a disk that filled up and then got space back has
+        // room for a restart. A checkpoint runs on the committing connection, so the writer's
+        // setting is the one that counts.
+        ("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string()),
+        (
+            "journal_size_limit",
+            (WAL_CHECKPOINT_PAGES * PAGE_SIZE).to_string(),
+        ),
+        // A statement that changes many rows keeps a statement journal, which SQLite spills to
+        // a new file in the temporary directory past 64 KiB: an open, write, unlink and close
+        // per commit (strace under load), and a commit that fails when that directory is
+        // full. It holds only the pages that existed before the statement, so memory is
+        // bounded.
+        ("temp_store", "MEMORY".into()),
+        ("foreign_keys", "ON".into()),
+    ]
+}
+
+/// How long a connection waits for another's write lock.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The page size of new log files.
-pub(super) const PAGE_SIZE: u32 = 16384;
+const PAGE_SIZE: u32 = 16384;
 
 /// WAL pages between automatic checkpoints (4 MiB at 16 KiB pages).
-pub(super) const WAL_CHECKPOINT_PAGES: u32 = 256;
+const WAL_CHECKPOINT_PAGES: u32 = 256;
 
 /// Connections to the log database.
 const CONNECTIONS: u32 = 8;
@@ -301,5 +318,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(temp_store, 2);
+        // The pool gets the same settings as the log writer (`sqlite_writer.rs`).
+        for (name, expected) in [("synchronous", 2), ("wal_autocheckpoint", 256)] {
+            let value: i64 = sqlx::query_scalar(&format!("PRAGMA {name}"))
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(value, expected, "{name}");
+        }
     }
 }

@@ -12,13 +12,12 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::hash_index::HashIndex;
-use super::sqlite::{PAGE_SIZE, WAL_CHECKPOINT_PAGES};
+use super::sqlite::{BUSY_TIMEOUT, connection_pragmas};
 use super::{NewEntry, StoreError, TreeHead};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
@@ -120,21 +119,18 @@ fn run(path: &str, batches: mpsc::Receiver<Batch>, hashes: &HashIndex) {
 /// (from the kernel's cache) per release.
 const SHRINK_EVERY: usize = 64;
 
-/// Opens the writer's connection with the settings of the pool's (`sqlite::connect`): every
-/// commit reaches the disk, statement journals stay in memory, and the WAL is checkpointed and
-/// truncated at the same size, since this connection makes nearly every commit.
+/// Opens the writer's connection with the pool's settings (`sqlite::connection_pragmas`).
 pub(super) fn open(path: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON; \
-         PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}; \
-         PRAGMA journal_size_limit = {};",
-        WAL_CHECKPOINT_PAGES * PAGE_SIZE
-    ))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let pragmas: String = connection_pragmas()
+        .iter()
+        .map(|(name, value)| format!("PRAGMA {name} = {value};"))
+        .collect();
+    conn.execute_batch(&pragmas)?;
     Ok(conn)
 }
 
