@@ -65,9 +65,15 @@ fn wait_for(lines: &mpsc::Receiver<String>, pick: impl Fn(&str) -> Option<String
     }
 }
 
+/// Waits for `sigil sign` to exit and returns the rest of what it printed.
 fn wait_success(mut child: Child, lines: &mpsc::Receiver<String>) -> Vec<String> {
     let status = child.wait().unwrap();
-    let printed: Vec<String> = lines.try_iter().collect();
+    // The reader thread may still hold the last lines when the child exits, so read until
+    // it reaches end of file and drops its sender, not just what has arrived so far.
+    let mut printed = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) {
+        printed.push(line);
+    }
     assert!(status.success(), "sigil sign failed: {printed:?}");
     printed
 }
