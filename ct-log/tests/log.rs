@@ -308,9 +308,9 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     expect_indexed(&rekor, &indices).await;
     assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
 
-    // In the file: Rekor's entries merged into the main table, CT's one row still recent.
+    // In the file, a row per entry: Rekor's merged into the main table, CT's two still recent.
     store.settle_index().await.unwrap();
-    assert_eq!(file_rows(&db).await, 300 + 1);
+    assert_eq!(file_rows(&db).await, 300 + 2);
     assert_eq!(merged_rows(&db).await, 300);
     expect_indexed(&rekor, &indices).await;
     assert_eq!(ct.index_of(&seven, 2).await.unwrap(), 0);
@@ -329,14 +329,14 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     submit_all(&ct, 2000, 10).await;
     store.settle_index().await.unwrap();
     other.settle_index().await.unwrap();
-    assert_eq!(file_rows(&db).await, 350 + 1 + 30);
+    assert_eq!(file_rows(&db).await, 350 + 2 + 30);
 
     // Deleted, the file is rebuilt from `entries` before the store opens.
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
     }
     let rebuilt = Store::connect(&url).await.unwrap();
-    assert_eq!(file_rows(&db).await, 350 + 1 + 30);
+    assert_eq!(file_rows(&db).await, 350 + 2 + 30);
     rebuilt.settle_index().await.unwrap();
     expect_indexed(&open_with(&rebuilt, "rekor", unique).await, &indices).await;
     assert_eq!(

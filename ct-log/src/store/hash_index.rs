@@ -8,6 +8,14 @@
 //! never hold the log's write lock) in large transactions sorted by hash, where neighbouring
 //! keys share pages; entries it has not reached yet are answered from memory.
 //!
+//! A row is keyed by the first 8 bytes of its leaf hash and the entry's index, not by the whole
+//! hash. Rows are half as long (11 million take 293 MB instead of 595 MB), so every write and
+//! merge below moves half the pages: merging a million rows into ten million took 2.3 s
+//! instead of 5.0 s, and rebuilding the file for 13.1 million entries 82 s instead of 106 s.
+//! The file names candidates, and a lookup keeps those whose `entries.leaf_hash` is the hash
+//! asked for, so leaves that share a prefix (by chance about one pair in 4 billion entries, or
+//! made on purpose with about 2^32 hashes) cost a read, never a wrong answer.
+//!
 //! The file has two tables, as a two-level LSM tree has. The indexer inserts into `recent`, which
 //! stays small enough (about a million rows) that a batch of sorted keys shares its pages; once
 //! it is that large it is merged into `leaf_index` a key range at a time, each range one
@@ -33,7 +41,7 @@
 //! background (about 30 s at 10 million entries); until a log's filter is whole, its lookups
 //! probe the file for every hash, as they did without one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -44,8 +52,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::Notify;
 
-use super::sqlite::{kept_open, leaf_hashes, stored_size, stored_sizes};
-use super::{INSERT_CHUNK, StoreError, reusable, to_hash};
+use super::sqlite::{kept_open, leaf_hashes, leaf_hashes_at, stored_size, stored_sizes};
+use super::{INSERT_CHUNK, StoreError, reusable};
 use crate::rfc6962::Hash;
 
 /// Under load the indexer waits until a tail holds this many entries: a larger transaction
@@ -93,6 +101,19 @@ const MERGE_SLICE: i64 = 65_536;
 /// between them.
 const BOTH_TABLES: [&str; 2] = ["leaf_index", "recent"];
 
+/// A row's key in the file: the prefix of its leaf hash, and the entry's index.
+type Key = (i64, i64);
+
+/// Below every row's key: indices are not negative.
+const BEFORE_ALL: Key = (i64::MIN, -1);
+
+/// The first 8 bytes of `hash`, the file's key for it.
+fn prefix(hash: &Hash) -> i64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&hash[..8]);
+    i64::from_be_bytes(bytes)
+}
+
 /// The entries of one log that are committed but not yet in the file, and a filter of all.
 #[derive(Debug)]
 struct Tail {
@@ -105,14 +126,14 @@ struct Tail {
     /// One past the last entry known to be committed. Past `known()` when another process
     /// appended in between: the entries up to it are then read from `entries`.
     committed: u64,
-    /// Holds the leaf hash of every entry below `known()` once `unloaded` is `None`.
+    /// Holds the hash prefix of every entry below `known()` once `unloaded` is `None`.
     seen: GrowableBloom,
-    /// While the file's hashes are being added to `seen`: the last hash added.
-    unloaded: Option<Vec<u8>>,
+    /// While the file's prefixes are being added to `seen`: the key of the last row added.
+    unloaded: Option<Key>,
     /// The log's rows in `recent`.
     recent: u64,
-    /// While `recent` is being merged into `leaf_index`: the last hash merged.
-    merging: Option<Vec<u8>>,
+    /// While `recent` is being merged into `leaf_index`: the key of the last row merged.
+    merging: Option<Key>,
 }
 
 impl Tail {
@@ -128,7 +149,7 @@ impl Tail {
                 .estimated_insertions((indexed as usize).max(FILTER_MIN))
                 .desired_error_ratio(FILTER_ERROR)
                 .build(),
-            unloaded: (indexed > 0).then(Vec::new),
+            unloaded: (indexed > 0).then_some(BEFORE_ALL),
             recent,
             merging: None,
         }
@@ -146,7 +167,7 @@ impl Tail {
 
     /// Whether `hash` may be in the log; every hash is, until the filter is loaded.
     fn may_hold(&self, hash: &Hash) -> bool {
-        self.unloaded.is_some() || self.seen.contains(hash)
+        self.unloaded.is_some() || self.seen.contains(prefix(hash))
     }
 
     /// One past the last entry the tail knows of.
@@ -174,7 +195,7 @@ impl Tail {
         let index = self.known();
         self.positions.entry(hash).or_insert(index);
         self.hashes.push_back(hash);
-        self.seen.insert(hash);
+        self.seen.insert(prefix(&hash));
     }
 
     /// Forgets the first `n` entries, which the file now holds.
@@ -256,9 +277,9 @@ impl HashIndex {
             let hashes = leaf_hashes(&self.logs, log, indexed, end).await?;
             recent += self.write(log, indexed, &hashes).await?;
             if recent >= self.merge_at.load(Ordering::Relaxed) {
-                let mut after = Some(Vec::new());
+                let mut after = Some(BEFORE_ALL);
                 while let Some(last) = after {
-                    after = self.merge_slice(log, &last).await?;
+                    after = self.merge_slice(log, last).await?;
                 }
                 recent = self.recent_rows(log).await?;
             }
@@ -281,39 +302,41 @@ impl HashIndex {
     }
 
     /// Moves the next `MERGE_SLICE` rows of `log` after `after` from `recent` into
-    /// `leaf_index`, in one transaction; returns the last hash moved, or `None` when no rows
-    /// were left after `after`. `leaf_index` keeps its row where both hold a hash: its entries
-    /// are older, so its index is the lower.
-    async fn merge_slice(&self, log: &str, after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    /// `leaf_index`, in one transaction; returns the key of the last row moved, or `None` when
+    /// no rows were left after `after`.
+    async fn merge_slice(&self, log: &str, after: Key) -> Result<Option<Key>, StoreError> {
         let mut tx = self.file.begin().await?;
-        let last: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT MAX(leaf_hash) FROM (SELECT leaf_hash FROM recent \
-             WHERE log = ? AND leaf_hash > ? ORDER BY leaf_hash LIMIT ?)",
+        let last: Option<Key> = sqlx::query_as(
+            "SELECT prefix, idx FROM (SELECT prefix, idx FROM recent \
+             WHERE log = ? AND (prefix, idx) > (?, ?) ORDER BY prefix, idx LIMIT ?) \
+             ORDER BY prefix DESC, idx DESC LIMIT 1",
         )
         .bind(log)
-        .bind(after)
+        .bind(after.0)
+        .bind(after.1)
         .bind(MERGE_SLICE)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
         let Some(last) = last else {
             return Ok(None);
         };
-        sqlx::query(
-            "INSERT OR IGNORE INTO leaf_index (log, leaf_hash, idx) \
-             SELECT log, leaf_hash, idx FROM recent \
-             WHERE log = ? AND leaf_hash > ? AND leaf_hash <= ? ORDER BY leaf_hash",
-        )
-        .bind(log)
-        .bind(after)
-        .bind(&last)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM recent WHERE log = ? AND leaf_hash > ? AND leaf_hash <= ?")
-            .bind(log)
-            .bind(after)
-            .bind(&last)
-            .execute(&mut *tx)
-            .await?;
+        let slice = "WHERE log = ?1 AND (prefix, idx) > (?2, ?3) AND (prefix, idx) <= (?4, ?5)";
+        for statement in [
+            format!(
+                "INSERT OR IGNORE INTO leaf_index (log, prefix, idx) \
+                 SELECT log, prefix, idx FROM recent {slice} ORDER BY prefix, idx"
+            ),
+            format!("DELETE FROM recent {slice}"),
+        ] {
+            sqlx::query(&statement)
+                .bind(log)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(last.0)
+                .bind(last.1)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(Some(last))
     }
@@ -322,18 +345,18 @@ impl HashIndex {
     /// log with `merge_at` rows in `recent`; returns whether it merged any.
     async fn merge_step(&self) -> Result<bool, StoreError> {
         let merge_at = self.merge_at.load(Ordering::Relaxed);
-        let merging: Vec<(String, Vec<u8>)> = {
+        let merging: Vec<(String, Key)> = {
             let mut tails = self.tails()?;
             for tail in tails.values_mut().filter(|t| t.recent >= merge_at) {
-                tail.merging.get_or_insert_with(Vec::new);
+                tail.merging.get_or_insert(BEFORE_ALL);
             }
             tails
                 .iter()
-                .filter_map(|(log, t)| Some((log.clone(), t.merging.clone()?)))
+                .filter_map(|(log, t)| Some((log.clone(), t.merging?)))
                 .collect()
         };
         for (log, after) in &merging {
-            let next = self.merge_slice(log, after).await?;
+            let next = self.merge_slice(log, *after).await?;
             let recent = match next {
                 Some(_) => None,
                 // Rows indexed while the merge went on may remain, behind its cursor.
@@ -352,40 +375,38 @@ impl HashIndex {
         Ok(!merging.is_empty())
     }
 
-    /// Adds the next page of the file's hashes to each filter still loading; returns whether
+    /// Adds the next page of the file's prefixes to each filter still loading; returns whether
     /// it read any. Rows are never removed from the file, only moved between its tables, and a
     /// page reads both in one statement, so paging by key meets every row that was there when
     /// the tail started; rows written since are the tail's own, already in the filter.
     async fn load_filters(&self) -> Result<bool, StoreError> {
-        let loading: Vec<(String, Vec<u8>)> = self
+        let loading: Vec<(String, Key)> = self
             .tails()?
             .iter()
-            .filter_map(|(log, t)| Some((log.clone(), t.unloaded.clone()?)))
+            .filter_map(|(log, t)| Some((log.clone(), t.unloaded?)))
             .collect();
         for (log, after) in &loading {
             let [base, recent] = BOTH_TABLES;
-            let rows = sqlx::query(&format!(
-                "SELECT leaf_hash FROM {base} WHERE log = ?1 AND leaf_hash > ?2 UNION ALL \
-                 SELECT leaf_hash FROM {recent} WHERE log = ?1 AND leaf_hash > ?2 \
-                 ORDER BY 1 LIMIT ?3"
+            let keys: Vec<Key> = sqlx::query_as(&format!(
+                "SELECT prefix, idx FROM {base} WHERE log = ?1 AND (prefix, idx) > (?2, ?3) \
+                 UNION ALL \
+                 SELECT prefix, idx FROM {recent} WHERE log = ?1 AND (prefix, idx) > (?2, ?3) \
+                 ORDER BY 1, 2 LIMIT ?4"
             ))
             .bind(log)
-            .bind(after)
+            .bind(after.0)
+            .bind(after.1)
             .bind(FILTER_LOAD_PAGE as i64)
             .fetch_all(&self.file)
             .await?;
-            let hashes: Vec<Hash> = rows
-                .into_iter()
-                .map(|row| to_hash(row.get(0)))
-                .collect::<Result<_, _>>()?;
             if let Some(tail) = self.tails()?.get_mut(log) {
-                hashes.iter().for_each(|h| {
-                    tail.seen.insert(h);
+                keys.iter().for_each(|(prefix, _)| {
+                    tail.seen.insert(prefix);
                 });
-                tail.unloaded = hashes
+                tail.unloaded = keys
                     .last()
-                    .filter(|_| hashes.len() == FILTER_LOAD_PAGE)
-                    .map(|h| h.to_vec());
+                    .filter(|_| keys.len() == FILTER_LOAD_PAGE)
+                    .copied();
             }
         }
         if !loading.is_empty() {
@@ -479,29 +500,32 @@ impl HashIndex {
                 None => (HashMap::new(), hashes.to_vec()),
             }
         };
+        // The file names candidates by prefix; `entries` says which hold a hash asked for.
+        let wanted: HashSet<&Hash> = maybe.iter().collect();
         for chunk in maybe.chunks(INSERT_CHUNK / 2) {
             let mut select: QueryBuilder<Sqlite> = QueryBuilder::new("");
             for (i, table) in BOTH_TABLES.iter().enumerate() {
                 if i > 0 {
                     select.push(" UNION ALL ");
                 }
-                select.push(format!("SELECT leaf_hash, idx FROM {table} WHERE log = "));
-                select.push_bind(log).push(" AND leaf_hash IN (");
+                select.push(format!("SELECT idx FROM {table} WHERE log = "));
+                select.push_bind(log).push(" AND prefix IN (");
                 let mut list = select.separated(", ");
                 for hash in chunk {
-                    list.push_bind(&hash[..]);
+                    list.push_bind(prefix(hash));
                 }
                 select.push(")");
             }
-            let rows = select
-                .build()
+            let candidates: Vec<i64> = select
+                .build_query_scalar()
                 .persistent(reusable(2 * chunk.len()))
                 .fetch_all(&self.reader)
                 .await?;
-            for row in rows {
-                let (hash, index) = (to_hash(row.get(0))?, row.get::<i64, _>(1) as u64);
-                let lowest = found.entry(hash).or_insert(index);
-                *lowest = (*lowest).min(index);
+            for (index, hash) in leaf_hashes_at(&self.logs, log, &candidates).await? {
+                if wanted.contains(&hash) {
+                    let lowest = found.entry(hash).or_insert(index);
+                    *lowest = (*lowest).min(index);
+                }
             }
         }
         Ok(found)
@@ -564,22 +588,22 @@ impl HashIndex {
         Ok(!work.is_empty())
     }
 
-    /// Writes entries `first..` of `log` to `recent` in one transaction, sorted by hash, and
+    /// Writes entries `first..` of `log` to `recent` in one transaction, sorted by key, and
     /// advances the log's watermark past them; returns how many rows it added.
     async fn write(&self, log: &str, first: u64, hashes: &[Hash]) -> Result<u64, StoreError> {
-        let mut rows: Vec<(&Hash, u64)> = hashes.iter().zip(first..).collect();
-        // Sorted by hash, then index: the first of equal hashes inserted is the lowest index,
-        // which `OR IGNORE` keeps.
+        let mut rows: Vec<Key> = hashes
+            .iter()
+            .zip(first as i64..)
+            .map(|(hash, index)| (prefix(hash), index))
+            .collect();
         rows.sort_unstable();
         let mut tx = self.file.begin().await?;
         let mut added = 0;
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT OR IGNORE INTO recent (log, leaf_hash, idx) ");
-            insert.push_values(chunk, |mut row, (hash, index)| {
-                row.push_bind(log)
-                    .push_bind(&hash[..])
-                    .push_bind(*index as i64);
+                QueryBuilder::new("INSERT OR IGNORE INTO recent (log, prefix, idx) ");
+            insert.push_values(chunk, |mut row, (prefix, index)| {
+                row.push_bind(log).push_bind(*prefix).push_bind(*index);
             });
             added += insert
                 .build()
@@ -668,6 +692,51 @@ mod tests {
 
     fn hashes(range: std::ops::Range<u8>) -> impl ExactSizeIterator<Item = Hash> {
         range.map(|n| [n; 32])
+    }
+
+    /// Leaves whose hashes share the file's 8-byte key are told apart by `entries`, whether the
+    /// filter is still loading (every hash is looked up) or loaded.
+    #[tokio::test]
+    async fn leaves_that_share_a_prefix_are_found_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db").display().to_string();
+        let logs = super::super::sqlite::connect(&path).await.unwrap().pool;
+        let with_prefix = |rest: u8| {
+            let mut hash = [rest; 32];
+            hash[..8].copy_from_slice(&[1; 8]);
+            hash
+        };
+        let (a, b, absent, other) = (
+            with_prefix(0xaa),
+            with_prefix(0xbb),
+            with_prefix(0xdd),
+            [2; 32],
+        );
+        // A log of four entries, the last a repeat of the first, written as another process would.
+        sqlx::query("INSERT INTO tree_heads VALUES ('t', 4, x'', 0, x'', '')")
+            .execute(&logs)
+            .await
+            .unwrap();
+        for (index, hash) in [a, b, other, a].iter().enumerate() {
+            sqlx::query("INSERT INTO entries VALUES ('t', ?, ?, x'', x'')")
+                .bind(index as i64)
+                .bind(&hash[..])
+                .execute(&logs)
+                .await
+                .unwrap();
+        }
+        // Opening indexes the log into the file; the filter then loads in the background.
+        let index = HashIndex::open(&path, logs).await.unwrap();
+        let expected = HashMap::from([(a, 0), (b, 1), (other, 2)]);
+        assert_eq!(
+            index.lookup("t", &[a, b, absent, other]).await.unwrap(),
+            expected
+        );
+        index.settle().await.unwrap();
+        assert_eq!(
+            index.lookup("t", &[a, b, absent, other]).await.unwrap(),
+            expected
+        );
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::hash_index::HashIndex;
 use super::sqlite_writer::Writer;
-use super::{NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, to_hash};
+use super::{
+    INSERT_CHUNK, NewEntry, StoreError, StoredEntry, TreeHead, join_hashes, reusable, to_hash,
+};
 use crate::rfc6962::Hash;
 use crate::tile::TileId;
 
@@ -258,6 +260,34 @@ pub(super) async fn leaf_hashes(
         )));
     }
     rows.into_iter().map(|r| to_hash(r.get(0))).collect()
+}
+
+/// The leaf hash of each of the entries of `log` at `indices` that are stored.
+pub(super) async fn leaf_hashes_at(
+    logs: &SqlitePool,
+    log: &str,
+    indices: &[i64],
+) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let mut found = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(INSERT_CHUNK) {
+        let mut select: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT idx, leaf_hash FROM entries WHERE log = ");
+        select.push_bind(log).push(" AND idx IN (");
+        let mut list = select.separated(", ");
+        for index in chunk {
+            list.push_bind(*index);
+        }
+        select.push(")");
+        let rows = select
+            .build()
+            .persistent(reusable(chunk.len()))
+            .fetch_all(logs)
+            .await?;
+        for row in rows {
+            found.push((row.get::<i64, _>(0) as u64, to_hash(row.get(1))?));
+        }
+    }
+    Ok(found)
 }
 
 pub(super) async fn indices_of(
