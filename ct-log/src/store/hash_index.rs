@@ -128,8 +128,8 @@ struct Tail {
     committed: u64,
     /// Holds the hash prefix of every entry below `known()` once `unloaded` is `None`.
     seen: GrowableBloom,
-    /// While the file's prefixes are being added to `seen`: the key of the last row added.
-    unloaded: Option<Key>,
+    /// While the file's prefixes are being added to `seen`: the lowest not yet added.
+    unloaded: Option<i64>,
     /// The log's rows in `recent`.
     recent: u64,
     /// While `recent` is being merged into `leaf_index`: the key of the last row merged.
@@ -149,7 +149,7 @@ impl Tail {
                 .estimated_insertions((indexed as usize).max(FILTER_MIN))
                 .desired_error_ratio(FILTER_ERROR)
                 .build(),
-            unloaded: (indexed > 0).then_some(BEFORE_ALL),
+            unloaded: (indexed > 0).then_some(i64::MIN),
             recent,
             merging: None,
         }
@@ -377,36 +377,37 @@ impl HashIndex {
 
     /// Adds the next page of the file's prefixes to each filter still loading; returns whether
     /// it read any. Rows are never removed from the file, only moved between its tables, and a
-    /// page reads both in one statement, so paging by key meets every row that was there when
-    /// the tail started; rows written since are the tail's own, already in the filter.
+    /// page reads both in one statement, so paging by prefix meets every row that was there when
+    /// the tail started; rows written since are the tail's own, already in the filter. A page
+    /// reads prefixes alone (sqlx's cost is per column and row, and two columns made loading
+    /// twice as slow), and the next page starts past the last prefix read: rows that share it
+    /// add nothing to the filter.
     async fn load_filters(&self) -> Result<bool, StoreError> {
-        let loading: Vec<(String, Key)> = self
+        let loading: Vec<(String, i64)> = self
             .tails()?
             .iter()
             .filter_map(|(log, t)| Some((log.clone(), t.unloaded?)))
             .collect();
-        for (log, after) in &loading {
+        for (log, from) in &loading {
             let [base, recent] = BOTH_TABLES;
-            let keys: Vec<Key> = sqlx::query_as(&format!(
-                "SELECT prefix, idx FROM {base} WHERE log = ?1 AND (prefix, idx) > (?2, ?3) \
-                 UNION ALL \
-                 SELECT prefix, idx FROM {recent} WHERE log = ?1 AND (prefix, idx) > (?2, ?3) \
-                 ORDER BY 1, 2 LIMIT ?4"
+            let prefixes: Vec<i64> = sqlx::query_scalar(&format!(
+                "SELECT prefix FROM {base} WHERE log = ?1 AND prefix >= ?2 UNION ALL \
+                 SELECT prefix FROM {recent} WHERE log = ?1 AND prefix >= ?2 \
+                 ORDER BY 1 LIMIT ?3"
             ))
             .bind(log)
-            .bind(after.0)
-            .bind(after.1)
+            .bind(from)
             .bind(FILTER_LOAD_PAGE as i64)
             .fetch_all(&self.file)
             .await?;
             if let Some(tail) = self.tails()?.get_mut(log) {
-                keys.iter().for_each(|(prefix, _)| {
+                prefixes.iter().for_each(|prefix| {
                     tail.seen.insert(prefix);
                 });
-                tail.unloaded = keys
+                tail.unloaded = prefixes
                     .last()
-                    .filter(|_| keys.len() == FILTER_LOAD_PAGE)
-                    .copied();
+                    .filter(|_| prefixes.len() == FILTER_LOAD_PAGE)
+                    .and_then(|last| last.checked_add(1));
             }
         }
         if !loading.is_empty() {
