@@ -33,11 +33,12 @@
 //!   entry is in at least one of the two when they are read in that order.
 //!
 //! Most lookups are of new leaves, which no probe of the file would find: each log also keeps a
-//! Bloom filter of every leaf hash it knows of (about 1.2 bytes per entry), and only hashes the
-//! filter may hold are looked up in the file. A filter never forgets a hash it was given, so a
-//! "no" is exact; a false "maybe" (1%) costs one probe. On a 10-million-entry log the probes of
-//! new leaves, each a random 4 KiB page, were about half of what made appends slower than on an
-//! empty log. After a restart the indexer loads the file's hashes into the filters in the
+//! Bloom filter of the prefix of every leaf hash it knows of (about 1.2 bytes per entry), and
+//! only hashes whose prefix the filter may hold are looked up in the file. A filter never
+//! forgets a prefix it was given, so a "no" is exact; a false "maybe" (1%) costs one probe. On a
+//! 10-million-entry log the probes of new leaves, each a random 4 KiB page, were about half of
+//! what made appends slower than on an empty log. After a restart the indexer loads the file's
+//! prefixes into the filters in the
 //! background (21–26 s at 13.1 million entries); until a log's filter is whole, its lookups
 //! probe the file for every hash, as they did without one.
 
