@@ -349,6 +349,59 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     );
 }
 
+/// An index file of the layout before prefix keys (rows keyed by the whole leaf hash) is
+/// emptied by the migration that changed the layout, and the store re-indexes the log from
+/// `entries` when it opens, so lookups stay exact across the upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_file_of_the_earlier_layout_is_rebuilt_on_upgrade() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let url = format!("sqlite://{}", db.display());
+    let unique = LogOptions {
+        unique_leaves: true,
+        ..options()
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let indices = submit_all(&open_with(&store, "rekor", unique.clone()).await, 0, 50).await;
+    store.settle_index().await.unwrap();
+
+    // The file as the earlier layout left it: every entry indexed by its whole hash.
+    let hashes = format!("{}.hashes", db.display());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{hashes}{suffix}"));
+    }
+    let mut file = sqlx::SqliteConnection::connect(&format!("sqlite://{hashes}?mode=rwc"))
+        .await
+        .unwrap();
+    let mut earlier = sqlx::migrate!("./migrations/sqlite-hashes");
+    earlier.migrations = earlier.migrations[..2].to_vec().into();
+    earlier.run(&mut file).await.unwrap();
+    for statement in [
+        format!("ATTACH '{}' AS logs", db.display()),
+        "INSERT INTO leaf_index (log, leaf_hash, idx) \
+         SELECT log, leaf_hash, MIN(idx) FROM logs.entries GROUP BY log, leaf_hash"
+            .into(),
+        "INSERT INTO watermarks (log, indexed) SELECT log, size FROM logs.tree_heads".into(),
+        "DETACH logs".into(),
+    ] {
+        sqlx::query(&statement).execute(&mut file).await.unwrap();
+    }
+    let whole_hashes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM leaf_index WHERE length(leaf_hash) = 32")
+            .fetch_one(&mut file)
+            .await
+            .unwrap();
+    assert_eq!(whole_hashes, 50);
+    file.close().await.unwrap();
+
+    let upgraded = Store::connect(&url).await.unwrap();
+    assert_eq!(file_rows(&db).await, 50);
+    upgraded.settle_index().await.unwrap();
+    expect_indexed(&open_with(&upgraded, "rekor", unique).await, &indices).await;
+}
+
 /// Entry `i` is at `indices[i]`: `index_of` says so, and submitting it again is a duplicate of
 /// that index.
 async fn expect_indexed(log: &Arc<Log>, indices: &[u64]) {
