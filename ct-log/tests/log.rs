@@ -196,10 +196,7 @@ async fn swap_needs_the_root(store: &Store, name: &str) {
 /// once (twice to each replica) and appended exactly once; every other submission is told the
 /// index it was appended at, and so is a later one.
 async fn unique_leaves(store: &Store, name: &str) {
-    let unique = LogOptions {
-        unique_leaves: true,
-        ..options()
-    };
+    let unique = rekor_options();
     let replicas = [
         open_with(store, name, unique.clone()).await,
         open_with(store, name, unique).await,
@@ -278,6 +275,21 @@ fn postgres_url() -> Option<String> {
     }
 }
 
+/// The database file of a SQLite store in `dir`, and its URL.
+fn sqlite_in(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let db = dir.join("log.db");
+    let url = format!("sqlite://{}", db.display());
+    (db, url)
+}
+
+/// Rekor's options: a leaf already in the log is a duplicate.
+fn rekor_options() -> LogOptions {
+    LogOptions {
+        unique_leaves: true,
+        ..options()
+    }
+}
+
 /// SQLite keeps its leaf-hash index in a second file, `PATH.hashes`, filled off the commit path
 /// (`store/hash_index.rs`). Lookups are exact while entries are only in memory and once they
 /// are in the file, from a second store on the same database (another process) whose commits
@@ -286,12 +298,8 @@ fn postgres_url() -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("log.db");
-    let url = format!("sqlite://{}", db.display());
-    let unique = LogOptions {
-        unique_leaves: true,
-        ..options()
-    };
+    let (db, url) = sqlite_in(dir.path());
+    let unique = rekor_options();
     let store = Store::connect(&url).await.unwrap();
     // Logs with 100 rows in the file's `recent` table are merged into its main table.
     store.set_index_merge_at(100);
@@ -332,9 +340,7 @@ async fn sqlite_hash_index_is_exact_in_memory_in_its_file_and_when_rebuilt() {
     assert_eq!(file_rows(&db).await, 350 + 2 + 30);
 
     // Deleted, the file is rebuilt from `entries` before the store opens.
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
-    }
+    delete_index_file(&db);
     let rebuilt = Store::connect(&url).await.unwrap();
     assert_eq!(file_rows(&db).await, 350 + 2 + 30);
     rebuilt.settle_index().await.unwrap();
@@ -357,21 +363,15 @@ async fn an_index_file_of_the_earlier_layout_is_rebuilt_on_upgrade() {
     use sqlx::Connection;
 
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("log.db");
-    let url = format!("sqlite://{}", db.display());
-    let unique = LogOptions {
-        unique_leaves: true,
-        ..options()
-    };
+    let (db, url) = sqlite_in(dir.path());
+    let unique = rekor_options();
     let store = Store::connect(&url).await.unwrap();
     let indices = submit_all(&open_with(&store, "rekor", unique.clone()).await, 0, 50).await;
     store.settle_index().await.unwrap();
 
     // The file as the earlier layout left it: every entry indexed by its whole hash.
+    delete_index_file(&db);
     let hashes = format!("{}.hashes", db.display());
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{hashes}{suffix}"));
-    }
     let mut file = sqlx::SqliteConnection::connect(&format!("sqlite://{hashes}?mode=rwc"))
         .await
         .unwrap();
@@ -419,6 +419,13 @@ async fn expect_indexed(log: &Arc<Log>, indices: &[u64]) {
             Err(LogError::Duplicate(index)) => assert_eq!(index, indices[i as usize]),
             other => panic!("entry {i}: expected a duplicate, got {other:?}"),
         }
+    }
+}
+
+/// Deletes the leaf-hash index file of the database `db`, with its WAL.
+fn delete_index_file(db: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}.hashes{suffix}", db.display()));
     }
 }
 
