@@ -602,32 +602,35 @@ impl Log {
             head,
             started,
         } = staged;
-        let entries: Vec<NewEntry<'_>> = batch
-            .iter()
-            .zip(&hashes)
-            .map(|((e, _), h)| NewEntry {
-                leaf_hash: h,
-                leaf_input: &e.leaf_input,
-                extra: &e.extra,
-            })
-            .collect();
-        let append = || {
-            self.store
-                .append(&self.name, size, &root, &entries, &tiles, &head)
-        };
-        let mut written = append().await;
-        if let Some(behind) = behind {
-            let _ = behind.await;
-            // Two commits in flight travel on two connections, and the one behind can reach
-            // the database before the one ahead has swapped the head it expects. Once the one
-            // ahead is settled, the same swap is tried once more: it lands if the one ahead
-            // did, and fails again, writing nothing, if it did not. On PostgreSQL under load,
-            // 28% of commits lost this race and were sequenced again from a reloaded edge.
-            if matches!(written, Err(StoreError::Conflict)) {
-                written = append().await;
+        let written = {
+            let entries: Vec<NewEntry<'_>> = batch
+                .iter()
+                .zip(&hashes)
+                .map(|((e, _), h)| NewEntry {
+                    leaf_hash: h,
+                    leaf_input: &e.leaf_input,
+                    extra: &e.extra,
+                })
+                .collect();
+            let append = || {
+                self.store
+                    .append(&self.name, size, &root, &entries, &tiles, &head)
+            };
+            let mut written = append().await;
+            if let Some(behind) = behind {
+                let _ = behind.await;
+                // Two commits in flight travel on two connections, and the one behind can
+                // reach the database before the one ahead has swapped the head it expects.
+                // Once the one ahead is settled, the same swap is tried once more: it lands if
+                // the one ahead did, and fails again, writing nothing, if it did not. On
+                // PostgreSQL under load, 28% of commits lost this race and were sequenced
+                // again from a reloaded edge.
+                if matches!(written, Err(StoreError::Conflict)) {
+                    written = append().await;
+                }
             }
-        }
-        drop(entries);
+            written
+        };
         if written.is_err() {
             // Nothing was written, or it is unknown whether it was: the next batch starts
             // from the stored head.

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
@@ -260,10 +261,10 @@ async fn log_engine_on_postgres() {
 
 /// Counts the batches sequenced again after losing their compare-and-swap.
 #[derive(Default)]
-struct Rebases(std::sync::atomic::AtomicUsize);
+struct Rebases(AtomicUsize);
 impl Observer for Rebases {
     fn batch_rebased(&self, _log: &str) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -304,7 +305,7 @@ async fn pipelined_commits_that_arrive_out_of_order_are_retried_not_rebased() {
     indices.sort_unstable();
     assert_eq!(indices, (0..clients * each).collect::<Vec<_>>());
     assert_eq!(
-        rebases.0.load(std::sync::atomic::Ordering::Relaxed),
+        rebases.0.load(Ordering::Relaxed),
         0,
         "batches were sequenced again on their own process's commits"
     );
