@@ -311,6 +311,39 @@ async fn pipelined_commits_that_arrive_out_of_order_are_retried_not_rebased() {
     );
 }
 
+/// The pool hands out a connection used in the last moments without pinging it first, but
+/// checks one that sat idle for longer: after the database dropped every connection (a restart,
+/// a failover), the next submission still lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_after_the_database_dropped_its_connections_lands() {
+    let Some(url) = postgres_url() else { return };
+    let tag = format!("sigil-dropped-{}", std::process::id());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let store = Store::connect(&format!("{url}{separator}application_name={tag}"))
+        .await
+        .unwrap();
+    let name = format!(
+        "dropped-{}-{}",
+        std::process::id(),
+        sigil_ctlog::log::now_ms()
+    );
+    let log = open(&store, &name).await;
+    assert_eq!(log.submit(entry(0)).await.unwrap().index, 0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1) AS t",
+    )
+    .bind(&tag)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(dropped > 0, "the store had no connection to drop");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(log.submit(entry(1)).await.unwrap().index, 1);
+}
+
 fn postgres_url() -> Option<String> {
     match std::env::var("SIGIL_TEST_DATABASE_URL") {
         Ok(url) => Some(url),
