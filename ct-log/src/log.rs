@@ -11,11 +11,6 @@
 //! re-based on the new head and committed again; nothing acknowledged is ever lost, and no
 //! index is handed out twice.
 //!
-//! On PostgreSQL, where a commit is a network round trip and a wait for the database's
-//! process to be scheduled, a log without unique leaves does not wait for the previous commit:
-//! it sends the next batch's commit while that one is in flight. The database queues it behind
-//! the head row's lock, and it lands only on the head that the previous commit left.
-//!
 //! A log with unique leaves (Rekor's) looks up the whole batch's leaf hashes in one query
 //! before it extends the tree, so a leaf already stored, or repeated within the batch, is
 //! answered as a duplicate instead of appended. The lookup is repeated after every re-base, and
@@ -80,9 +75,8 @@ pub trait Observer: Send + Sync {
     fn batch_committed(&self, _log: &str, _entries: usize, _latency: Duration, _tree_size: u64) {}
     /// A batch failed and its waiters were told so.
     fn batch_failed(&self, _log: &str, _entries: usize) {}
-    /// A batch lost its compare-and-swap to a commit that moved the head first (another
-    /// replica's, or one of this process's that failed) and is sequenced again on the stored
-    /// head.
+    /// A batch lost its compare-and-swap to another process sharing the database (a replica)
+    /// and is sequenced again on the head that process stored.
     fn batch_rebased(&self, _log: &str) {}
 }
 
@@ -168,17 +162,6 @@ struct Extension {
     head: TreeHead,
 }
 
-/// A batch extended and signed on the sequencer's edge, not yet durable.
-struct Staged {
-    // The size and root of the head it extends: the compare-and-swap's expectation.
-    base: (u64, Hash),
-    batch: Vec<(PendingEntry, Waiter)>,
-    hashes: Vec<Hash>,
-    tiles: BTreeMap<TileId, Vec<Hash>>,
-    head: TreeHead,
-    started: Instant,
-}
-
 /// The in-memory right edge of the tree, owned by the sequencer task.
 #[derive(Clone)]
 struct Edge {
@@ -217,10 +200,6 @@ const TILE_CACHE: u64 = 2048;
 /// A pool this full is committed without lingering: a whole data tile's worth of entries,
 /// past which a larger batch saves little.
 const FULL_BATCH: usize = tile::WIDTH as usize;
-
-/// Commits in flight at once where the store queues them. Two keep the database busy: one
-/// executes while the next is on its way and the one before is answered.
-const PIPELINE_DEPTH: usize = 2;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -313,13 +292,13 @@ impl Log {
     pub async fn run_sequencer(self: Arc<Self>) {
         self.last_tick_ms
             .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
-        // A log whose leaves need no duplicate lookup, on a store that queues commits, sends
-        // each batch's commit without waiting for the one ahead of it (see `land`). A lookup
-        // could not see the entries of a commit still in flight.
-        let pipelined = self.store.pipelines_commits() && !self.options.unique_leaves;
-        let in_flight = Arc::new(tokio::sync::Semaphore::new(PIPELINE_DEPTH));
-        let mut ahead: Option<oneshot::Receiver<()>> = None;
         let mut previous = 0;
+        // The commit in flight. The next batch gathers and lingers while it runs, and is
+        // taken only once it has landed: a batch extends the head that the one before it
+        // left, and a duplicate lookup sees every entry committed before it. Lingering only
+        // after a commit, PostgreSQL's 4 ms commits and the linger added up, and a fifth of
+        // the CPU idled under load.
+        let mut in_flight: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             // A submission made during the previous commit left a permit: no wait then.
             let _ = tokio::time::timeout(self.options.interval, self.wakeup.notified()).await;
@@ -328,31 +307,17 @@ impl Log {
             if previous > 1 && !self.options.linger.is_zero() {
                 self.linger().await;
             }
-            // Taken before the batch: entries that arrive while the pipeline is full join it.
-            let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                return;
-            };
+            if let Some(commit) = in_flight.take() {
+                let _ = commit.await;
+            }
             let batch = match self.pool.lock() {
                 Ok(mut pool) => std::mem::take(&mut *pool),
                 Err(_) => return,
             };
             previous = batch.len();
-            if batch.is_empty() {
-                continue;
-            }
-            if !pipelined {
-                self.sequence(batch).await;
-                continue;
-            }
-            if let Some(staged) = self.stage(batch).await {
-                let (done, next) = oneshot::channel();
-                let behind = ahead.replace(next);
+            if !batch.is_empty() {
                 let log = self.clone();
-                tokio::spawn(async move {
-                    log.land(staged, behind).await;
-                    drop(permit);
-                    let _ = done.send(());
-                });
+                in_flight = Some(tokio::spawn(async move { log.sequence(batch).await }));
             }
         }
     }
@@ -548,114 +513,6 @@ impl Log {
     fn keep(&self, tiles: BTreeMap<TileId, Vec<Hash>>) {
         for (id, hashes) in tiles {
             self.tiles.insert(id, Arc::new(hashes));
-        }
-    }
-
-    /// Extends the sequencer's edge by a batch of a log without unique leaves and signs it;
-    /// the edge moves on at once, so the next batch extends this one before it is durable. If
-    /// the edge cannot be loaded or the head signed, the waiters are told and `None` returned.
-    async fn stage(&self, batch: Vec<(PendingEntry, Waiter)>) -> Option<Staged> {
-        let started = Instant::now();
-        let hashes: Vec<Hash> = batch
-            .iter()
-            .map(|(e, _)| leaf_hash(&e.leaf_input))
-            .collect();
-        let newest_ms = batch.iter().map(|(e, _)| e.timestamp_ms).max().unwrap_or(0);
-        let mut edge_slot = self.edge.lock().await;
-        let extended = match edge_slot.take() {
-            Some(edge) => Ok(edge),
-            None => self.load_edge().await,
-        }
-        .and_then(|edge| Ok((self.extend(&edge, &hashes, newest_ms)?, edge)));
-        match extended {
-            Ok((Extension { next, tiles, head }, edge)) => {
-                *edge_slot = Some(next);
-                Some(Staged {
-                    base: (edge.range.size(), edge.range.root()),
-                    batch,
-                    hashes,
-                    tiles,
-                    head,
-                    started,
-                })
-            }
-            Err(e) => {
-                self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());
-                None
-            }
-        }
-    }
-
-    /// Commits a staged batch and answers its waiters, after those of the batch `behind`
-    /// (staged just before it) were answered: answers and cached tiles follow the tree's order.
-    ///
-    /// The commit is sent while the one ahead may still be in flight. If that one fails, this
-    /// one's compare-and-swap, which expects the head it would have left, fails too and writes
-    /// nothing; the batch is then sequenced again from the stored head, as after any lost
-    /// swap. With the root in the swap, it cannot land on another head of the same size.
-    async fn land(&self, staged: Staged, behind: Option<oneshot::Receiver<()>>) {
-        let Staged {
-            base: (size, root),
-            batch,
-            hashes,
-            tiles,
-            head,
-            started,
-        } = staged;
-        let written = {
-            let entries: Vec<NewEntry<'_>> = batch
-                .iter()
-                .zip(&hashes)
-                .map(|((e, _), h)| NewEntry {
-                    leaf_hash: h,
-                    leaf_input: &e.leaf_input,
-                    extra: &e.extra,
-                })
-                .collect();
-            let append = || {
-                self.store
-                    .append(&self.name, size, &root, &entries, &tiles, &head)
-            };
-            let mut written = append().await;
-            if let Some(behind) = behind {
-                let _ = behind.await;
-                // Two commits in flight travel on two connections, and the one behind can
-                // reach the database before the one ahead has swapped the head it expects.
-                // Once the one ahead is settled, the same swap is tried once more: it lands if
-                // the one ahead did, and fails again, writing nothing, if it did not. On
-                // PostgreSQL under load, 28% of commits lost this race and were sequenced
-                // again from a reloaded edge.
-                if matches!(written, Err(StoreError::Conflict)) {
-                    written = append().await;
-                }
-            }
-            written
-        };
-        if written.is_err() {
-            // Nothing was written, or it is unknown whether it was: the next batch starts
-            // from the stored head.
-            *self.edge.lock().await = None;
-        }
-        match written {
-            Ok(()) => {
-                self.keep(tiles);
-                let head = Arc::new(head);
-                self.committed(&head, batch.len(), started);
-                for (n, (_, waiter)) in batch.into_iter().enumerate() {
-                    let _ = waiter.send(Answer::Sequenced(Sequenced {
-                        index: size + n as u64,
-                        head: head.clone(),
-                    }));
-                }
-            }
-            Err(StoreError::Conflict) => {
-                self.observer.batch_rebased(&self.name);
-                self.sequence(batch).await
-            }
-            Err(e) => {
-                tracing::warn!(log = %self.name, error = %e, "batch commit failed");
-                self.fail(batch.into_iter().map(|(_, w)| w).collect(), &e.to_string());
-            }
         }
     }
 

@@ -154,15 +154,6 @@ impl Store {
         }
     }
 
-    /// Whether a commit may be sent before the previous one is acknowledged. PostgreSQL's
-    /// compare-and-swap waits on the head row's lock held by the commit ahead of it, then
-    /// checks the head that commit left, so commits queue in the database instead of one
-    /// round trip apart. SQLite has one writer in one process, whose commits take a fraction
-    /// of a batch's linger: sending the next before the last is answered measured no faster.
-    pub fn pipelines_commits(&self) -> bool {
-        matches!(self, Store::Postgres(_))
-    }
-
     /// The stored contents of `ids`; absent tiles are absent from the map.
     pub async fn tiles(
         &self,
