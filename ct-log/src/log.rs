@@ -307,8 +307,12 @@ impl Log {
             if previous > 1 && !self.options.linger.is_zero() {
                 self.linger().await;
             }
-            if let Some(commit) = in_flight.take() {
-                let _ = commit.await;
+            // A commit that panicked dropped its waiters, who are told the sequencer stopped;
+            // the compare-and-swap keeps the next batch off an edge it may have left stale.
+            if let Some(commit) = in_flight.take()
+                && let Err(e) = commit.await
+            {
+                tracing::error!(log = %self.name, error = %e, "a commit task failed");
             }
             let batch = match self.pool.lock() {
                 Ok(mut pool) => std::mem::take(&mut *pool),
