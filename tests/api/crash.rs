@@ -413,9 +413,32 @@ async fn kill_9_during_issuance_loses_nothing_on_sqlite() {
     .await;
 }
 
-/// A fresh database on the test server, so that logs of earlier runs (and their keys) never
-/// meet this run's.
-fn fresh_postgres_database() -> Option<String> {
+/// A database made for one test on the test server, so that logs of earlier runs (and their
+/// keys) never meet this run's. It is dropped when the test ends, passed or failed, so runs do
+/// not pile databases up on the server.
+struct FreshDatabase {
+    url: String,
+    server: String,
+    name: String,
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        // FORCE closes the connections of servers that are still being stopped.
+        let dropped = Command::new("psql")
+            .arg(&self.server)
+            .args([
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+        if !dropped.is_ok_and(|out| out.status.success()) {
+            eprintln!("notice: the test database {} was not dropped", self.name);
+        }
+    }
+}
+
+fn fresh_postgres_database() -> Option<FreshDatabase> {
     let url = match std::env::var("SIGIL_TEST_DATABASE_URL") {
         Ok(url) => url,
         Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -450,17 +473,21 @@ fn fresh_postgres_database() -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let (base, _) = url.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
+    Some(FreshDatabase {
+        url: format!("{base}/{name}"),
+        server: url,
+        name,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_issuance_loses_nothing_on_postgres() {
-    let Some(url) = fresh_postgres_database() else {
+    let Some(database) = fresh_postgres_database() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
-    kill_during_burst_then_recover(&url, &keys).await;
+    kill_during_burst_then_recover(&database.url, &keys).await;
 }
 
 /// Two `sigil serve` processes with one key set on one fresh PostgreSQL database, and four
@@ -472,13 +499,18 @@ struct Replicas {
     b: SigilProcess,
     tokens_a: Vec<String>,
     tokens_b: Vec<String>,
+    // Last, so that the processes stop before their database is dropped.
+    _database: FreshDatabase,
 }
 
 async fn two_replicas() -> Option<Replicas> {
-    let url = fresh_postgres_database()?;
+    let database = fresh_postgres_database()?;
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
-    let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
+    let (a, b) = (
+        start(&keys, &database.url).await,
+        start(&keys, &database.url).await,
+    );
     let (tokens_a, tokens_b) = (tokens(&a.address, 4).await, tokens(&b.address, 4).await);
     Some(Replicas {
         _dir: dir,
@@ -487,12 +519,15 @@ async fn two_replicas() -> Option<Replicas> {
         b,
         tokens_a,
         tokens_b,
+        _database: database,
     })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_build_one_tree() {
+    // The database is bound first so that it is dropped last, after the processes stop.
     let Some(Replicas {
+        _database,
         _dir,
         keys,
         a,
@@ -593,7 +628,9 @@ async fn two_processes_on_one_postgres_build_one_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_batch_loses_nothing_the_other_keeps_the_tree() {
+    // The database is bound first so that it is dropped last, after the processes stop.
     let Some(Replicas {
+        _database,
         _dir,
         keys,
         a,
