@@ -413,33 +413,42 @@ async fn kill_9_during_issuance_loses_nothing_on_sqlite() {
     .await;
 }
 
+/// Runs one SQL command with `psql` against the database at `url`.
+fn psql(url: &str, sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql is installed")
+}
+
 /// A database made for one test on the test server, so that logs of earlier runs (and their
 /// keys) never meet this run's. It is dropped when the test ends, passed or failed, so runs do
 /// not pile databases up on the server.
 struct FreshDatabase {
-    url: String,
     server: String,
     name: String,
+}
+
+impl FreshDatabase {
+    fn url(&self) -> String {
+        let (base, _) = self.server.rsplit_once('/').unwrap();
+        format!("{base}/{}", self.name)
+    }
 }
 
 impl Drop for FreshDatabase {
     fn drop(&mut self) {
         // FORCE closes the connections of servers that are still being stopped.
-        let dropped = Command::new("psql")
-            .arg(&self.server)
-            .args([
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-        if !dropped.is_ok_and(|out| out.status.success()) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if !psql(&self.server, &sql).status.success() {
             eprintln!("notice: the test database {} was not dropped", self.name);
         }
     }
 }
 
 fn fresh_postgres_database() -> Option<FreshDatabase> {
-    let url = match std::env::var("SIGIL_TEST_DATABASE_URL") {
+    let server = match std::env::var("SIGIL_TEST_DATABASE_URL") {
         Ok(url) => url,
         Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("CI=true but SIGIL_TEST_DATABASE_URL is unset")
@@ -457,27 +466,13 @@ fn fresh_postgres_database() -> Option<FreshDatabase> {
             .unwrap()
             .as_nanos()
     );
-    let out = Command::new("psql")
-        .arg(&url)
-        .args([
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql is installed");
+    let out = psql(&server, &format!("CREATE DATABASE {name}"));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (base, _) = url.rsplit_once('/').unwrap();
-    Some(FreshDatabase {
-        url: format!("{base}/{name}"),
-        server: url,
-        name,
-    })
+    Some(FreshDatabase { server, name })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,7 +482,7 @@ async fn kill_9_during_issuance_loses_nothing_on_postgres() {
     };
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
-    kill_during_burst_then_recover(&database.url, &keys).await;
+    kill_during_burst_then_recover(&database.url(), &keys).await;
 }
 
 /// Two `sigil serve` processes with one key set on one fresh PostgreSQL database, and four
@@ -507,10 +502,8 @@ async fn two_replicas() -> Option<Replicas> {
     let database = fresh_postgres_database()?;
     let dir = tempfile::tempdir().unwrap();
     let keys = generate_keys(dir.path());
-    let (a, b) = (
-        start(&keys, &database.url).await,
-        start(&keys, &database.url).await,
-    );
+    let url = database.url();
+    let (a, b) = (start(&keys, &url).await, start(&keys, &url).await);
     let (tokens_a, tokens_b) = (tokens(&a.address, 4).await, tokens(&b.address, 4).await);
     Some(Replicas {
         _dir: dir,
@@ -775,11 +768,10 @@ impl PrivatePostgres {
             "postgres",
         ]);
         cluster.start_server();
-        let created = Command::new("psql")
-            .arg(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
-            .args(["-c", "CREATE DATABASE sigil"])
-            .output()
-            .unwrap();
+        let created = psql(
+            &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            "CREATE DATABASE sigil",
+        );
         assert!(created.status.success(), "{created:?}");
         Some(cluster)
     }
