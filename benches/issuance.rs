@@ -1,4 +1,5 @@
-//! Each step of an issuance, and the `crypto-bound` lines: the raw signature operations one
+//! Each step of an issuance (token verification, the CSR's proof of possession, the template,
+//! the signatures), and the `crypto-bound` lines: the raw signature operations one
 //! issuance needs (verify the token, verify the CSR, sign the precertificate, the SCT and the
 //! final certificate), and those of a CT submission and a Rekor upload, measured with the same
 //! library and curves. README, Performance, puts the server's measured rates beside them.
@@ -14,8 +15,12 @@ use openssl::x509::X509ReqBuilder;
 use sigil::ca::CertificateAuthority;
 use sigil::ca::extensions::FulcioExt;
 use sigil::ca::pop::key_from_csr;
-use sigil::config::{CaConfig, CaKeyType};
+use sigil::config::{CaConfig, CaKeyType, Config};
+use sigil::metrics::Metrics;
+use sigil::oidc::Authenticator;
+use sigil::oidc::issuers::IssuerPool;
 use sigil::oidc::principal::{Principal, SubjectAltName};
+use sigil::startup::Application;
 use sigil_ctlog::key::LogKey;
 use sigil_ctlog::rfc6962::{Sct, SignedEntry, merkle_tree_leaf, sct_list_extension_value};
 
@@ -85,7 +90,62 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+    token_verification(c);
     crypto_bound(c);
+}
+
+/// The first step of every issuance: an identity token to a principal (`Authenticator`), with
+/// the issuer's keys cached as they are after the first request. The tokens come from the dev
+/// issuer of a `serve --dev` running on loopback, whose JWKS the authenticator fetches once.
+fn token_verification(c: &mut Criterion) {
+    // The server's logs go here rather than to a throwaway file that nothing would remove;
+    // declared first, the directory outlives the runtime that stops the server.
+    let storage = tempfile::tempdir().expect("temporary directory");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (auth, tokens) = runtime.block_on(async {
+        let mut config = Config::load(None, true).expect("dev configuration");
+        config.server.listen = "127.0.0.1:0".parse().expect("address");
+        config.storage.url = format!("sqlite://{}", storage.path().join("sigil.db").display());
+        let app = Application::build(config).await.expect("dev server");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::new();
+        let mut tokens = Vec::new();
+        for alg in ["RS256", "ES256"] {
+            let answer: serde_json::Value = http
+                .get(format!("{base}/dev/oidc/token?ttl=3600&alg={alg}"))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .expect("dev token")
+                .json()
+                .await
+                .expect("token JSON");
+            let token = answer["id_token"].as_str().expect("id_token").to_owned();
+            tokens.push((alg.to_lowercase(), token));
+        }
+        let issuers = IssuerPool::parse(
+            &format!(
+                "oidc-issuers:\n  {base}/dev/oidc:\n    client-id: sigstore\n    type: email\n"
+            ),
+            "bench",
+            Duration::from_secs(5),
+        )
+        .expect("issuer");
+        let hour = Duration::from_secs(3600);
+        let auth = Authenticator::new(issuers, hour, hour, Duration::from_secs(60), Metrics::new());
+        (auth, tokens)
+    });
+    let mut group = c.benchmark_group("token");
+    for (alg, token) in &tokens {
+        runtime
+            .block_on(auth.authenticate(token))
+            .expect("the dev token verifies");
+        group.bench_function(format!("verify-{alg}"), |b| {
+            b.iter(|| runtime.block_on(auth.authenticate(token)).expect("token"))
+        });
+    }
+    group.finish();
 }
 
 /// The signature work each HTTP scenario of `benches/perf-table.sh` must do, with the keys of

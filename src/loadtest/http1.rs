@@ -90,7 +90,7 @@ impl Connection {
         Connection {
             authority: authority.to_owned(),
             stream: None,
-            buffer: Vec::with_capacity(16 * 1024),
+            buffer: Vec::with_capacity(READ_SIZE),
         }
     }
 
@@ -154,18 +154,24 @@ async fn read_answer(
                         .headers
                         .iter()
                         .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+                        .map(|h| h.value)
+                };
+                let mentions = |value: &[u8], token: &[u8]| {
+                    value
+                        .windows(token.len())
+                        .any(|w| w.eq_ignore_ascii_case(token))
                 };
                 let framing = match (header("transfer-encoding"), header("content-length")) {
-                    (Some(te), _) if te.contains("chunked") => Framing::Chunked,
+                    (Some(te), _) if mentions(te, b"chunked") => Framing::Chunked,
                     (_, Some(len)) => Framing::Length(
-                        len.trim()
-                            .parse()
-                            .map_err(|_| invalid("bad Content-Length"))?,
+                        std::str::from_utf8(len)
+                            .ok()
+                            .and_then(|len| len.trim().parse().ok())
+                            .ok_or_else(|| invalid("bad Content-Length"))?,
                     ),
                     _ => Framing::Length(0),
                 };
-                let keep_alive = header("connection").is_none_or(|c| !c.contains("close"));
+                let keep_alive = header("connection").is_none_or(|c| !mentions(c, b"close"));
                 break (status, head_len, framing, keep_alive);
             }
             httparse::Status::Partial => fill(stream, buffer).await?,
@@ -226,16 +232,19 @@ async fn read_chunked(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
     }
 }
 
-/// Appends what the socket has to `buffer`; the server closing it is an error here.
+/// Appends what the socket has to `buffer`; the server closing it is an error here. The read
+/// goes straight into the buffer's spare capacity: reading into a zeroed 16 KiB array and
+/// copying from it cost a 16 KiB `memset` per read, 5% of the generator's CPU.
 async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = stream.read(&mut chunk).await?;
-    if n == 0 {
+    buffer.reserve(READ_SIZE);
+    if stream.read_buf(buffer).await? == 0 {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    buffer.extend_from_slice(&chunk[..n]);
     Ok(())
 }
+
+/// The least room offered to each read: an issuance answer (about 3 KiB) fits in one.
+const READ_SIZE: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {
