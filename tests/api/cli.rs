@@ -20,7 +20,9 @@ fn serve_fails(args: &[&str], env: &[(&str, &str)], dir: &Path) -> String {
         .arg("serve")
         .args(args)
         .current_dir(dir)
-        .env("SIGIL_SERVER__LISTEN", "127.0.0.1:0");
+        .env("SIGIL_SERVER__LISTEN", "127.0.0.1:0")
+        // As in `SigilProcess::start`: a dev database made before the refusal stays in `dir`.
+        .env("TMPDIR", dir);
     for (k, v) in env {
         command.env(k, v);
     }

@@ -1018,7 +1018,8 @@ impl Drop for SigilProcess {
 
 impl SigilProcess {
     /// Runs `sigil serve ARGS` in `dir` with `env` (plus a free listen port and, unless set, no
-    /// issuer file, no rate limits) and waits until `/readyz` answers 200.
+    /// issuer file, no rate limits, `dir` as the temporary directory) and waits until `/readyz`
+    /// answers 200.
     pub async fn start(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> SigilProcess {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -1037,6 +1038,9 @@ impl SigilProcess {
             // have their own tests (abuse.rs).
             .env("SIGIL_LIMITS__IP_RATE", "0")
             .env("SIGIL_LIMITS__IDENTITY_RATE", "0")
+            // `--dev` keeps its logs in a throwaway database in the temporary directory, which
+            // a SIGKILL leaves behind: in `dir`, it goes when the test's directory does.
+            .env("TMPDIR", dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         for (k, v) in env {
