@@ -4,6 +4,8 @@
 //! final certificate), and those of a CT submission and a Rekor upload, measured with the same
 //! library and curves. README, Performance, puts the server's measured rates beside them.
 
+use std::cell::LazyCell;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -16,6 +18,8 @@ use sigil::ca::CertificateAuthority;
 use sigil::ca::extensions::FulcioExt;
 use sigil::ca::pop::key_from_csr;
 use sigil::config::{CaConfig, CaKeyType, Config};
+use sigil::dev_idp::PATH;
+use sigil::loadtest::dev_token;
 use sigil::metrics::Metrics;
 use sigil::oidc::Authenticator;
 use sigil::oidc::issuers::IssuerPool;
@@ -97,55 +101,52 @@ fn bench(c: &mut Criterion) {
 /// The first step of every issuance: an identity token to a principal (`Authenticator`), with
 /// the issuer's keys cached as they are after the first request. The tokens come from the dev
 /// issuer of a `serve --dev` running on loopback, whose JWKS the authenticator fetches once.
+/// The server starts only when one of these lines is selected, so that it does not run beside
+/// the `crypto-bound` lines that `benches/perf-table.sh` selects alone.
 fn token_verification(c: &mut Criterion) {
     // The server's logs go here rather than to a throwaway file that nothing would remove;
     // declared first, the directory outlives the runtime that stops the server.
     let storage = tempfile::tempdir().expect("temporary directory");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let (auth, tokens) = runtime.block_on(async {
-        let mut config = Config::load(None, true).expect("dev configuration");
-        config.server.listen = "127.0.0.1:0".parse().expect("address");
-        config.storage.url = format!("sqlite://{}", storage.path().join("sigil.db").display());
-        let app = Application::build(config).await.expect("dev server");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::new();
-        let mut tokens = Vec::new();
-        for alg in ["RS256", "ES256"] {
-            let answer: serde_json::Value = http
-                .get(format!("{base}/dev/oidc/token?ttl=3600&alg={alg}"))
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .expect("dev token")
-                .json()
-                .await
-                .expect("token JSON");
-            let token = answer["id_token"].as_str().expect("id_token").to_owned();
-            tokens.push((alg.to_lowercase(), token));
-        }
-        let issuers = IssuerPool::parse(
-            &format!(
-                "oidc-issuers:\n  {base}/dev/oidc:\n    client-id: sigstore\n    type: email\n"
-            ),
-            "bench",
-            Duration::from_secs(5),
-        )
-        .expect("issuer");
-        let hour = Duration::from_secs(3600);
-        let auth = Authenticator::new(issuers, hour, hour, Duration::from_secs(60), Metrics::new());
-        (auth, tokens)
-    });
+    let setup = LazyCell::new(|| runtime.block_on(dev_authenticator(storage.path())));
     let mut group = c.benchmark_group("token");
-    for (alg, token) in &tokens {
-        runtime
-            .block_on(auth.authenticate(token))
-            .expect("the dev token verifies");
+    for (n, alg) in ["rs256", "es256"].into_iter().enumerate() {
         group.bench_function(format!("verify-{alg}"), |b| {
+            let (auth, tokens) = &*setup;
+            let token = &tokens[n];
+            runtime
+                .block_on(auth.authenticate(token))
+                .expect("the dev token verifies");
             b.iter(|| runtime.block_on(auth.authenticate(token)).expect("token"))
         });
     }
     group.finish();
+}
+
+/// Starts `serve --dev` with its logs in `storage`, and returns an authenticator that trusts
+/// its dev issuer, with an RS256 and an ES256 token from it.
+async fn dev_authenticator(storage: &Path) -> (Authenticator, [String; 2]) {
+    let mut config = Config::load(None, true).expect("dev configuration");
+    config.server.listen = "127.0.0.1:0".parse().expect("address");
+    config.storage.url = format!("sqlite://{}", storage.join("sigil.db").display());
+    let app = Application::build(config).await.expect("dev server");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let token = |alg| dev_token(&http, &base, alg);
+    let tokens = [
+        token("RS256").await.expect("RS256 token"),
+        token("ES256").await.expect("ES256 token"),
+    ];
+    let issuers = IssuerPool::parse(
+        &format!("oidc-issuers:\n  {base}{PATH}:\n    client-id: sigstore\n    type: email\n"),
+        "bench",
+        Duration::from_secs(5),
+    )
+    .expect("issuer");
+    let hour = Duration::from_secs(3600);
+    let auth = Authenticator::new(issuers, hour, hour, Duration::from_secs(60), Metrics::new());
+    (auth, tokens)
 }
 
 /// The signature work each HTTP scenario of `benches/perf-table.sh` must do, with the keys of

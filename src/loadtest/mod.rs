@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use scenario::Scenario;
+pub use scenario::{Scenario, dev_token};
 
 /// What to run.
 #[derive(Debug, Clone)]

@@ -373,7 +373,7 @@ async fn issue_chains(
 }
 
 /// A one-hour token from the server's dev issuer (`serve --dev`), signed with `alg`.
-async fn dev_token(http: &reqwest::Client, server: &str, alg: &str) -> Result<String, String> {
+pub async fn dev_token(http: &reqwest::Client, server: &str, alg: &str) -> Result<String, String> {
     let url = format!("{server}/dev/oidc/token?ttl=3600&alg={alg}");
     let answer: Value = http
         .get(&url)
