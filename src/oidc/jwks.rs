@@ -14,12 +14,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
 use super::Error;
 use super::issuers::ResolvedIssuer;
+use super::jws::JwsKey;
 use crate::metrics::Metrics;
 
 /// Largest discovery document or JWKS accepted from an issuer.
@@ -31,20 +32,9 @@ const MAX_CACHED_ISSUERS: u64 = 1000;
 /// How long a failed fetch is remembered before the issuer is asked again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
-/// One usable public key of an issuer.
-#[derive(Clone)]
-pub struct VerificationKey {
-    /// The JWK `kid`, if the issuer set one.
-    pub kid: Option<String>,
-    /// The JWK `alg`, if the issuer pinned one.
-    pub alg: Option<Algorithm>,
-    /// The key itself (never an HMAC secret: octet keys are dropped at fetch time).
-    pub key: DecodingKey,
-}
-
 /// An issuer's key set as fetched.
 pub struct IssuerKeys {
-    keys: Vec<VerificationKey>,
+    keys: Vec<Arc<JwsKey>>,
     fetched_at: Instant,
 }
 
@@ -89,7 +79,7 @@ impl KeyCache {
         issuer: &ResolvedIssuer,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Vec<VerificationKey>, Error> {
+    ) -> Result<Vec<Arc<JwsKey>>, Error> {
         let keys = self.get(issuer).await?;
         let found = matching(&keys, kid, alg);
         if !found.is_empty() {
@@ -144,12 +134,11 @@ impl KeyCache {
     }
 }
 
-fn matching(keys: &IssuerKeys, kid: Option<&str>, alg: Algorithm) -> Vec<VerificationKey> {
+fn matching(keys: &IssuerKeys, kid: Option<&str>, alg: Algorithm) -> Vec<Arc<JwsKey>> {
     keys.keys
         .iter()
-        .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-        .filter(|k| k.alg.is_none_or(|a| a == alg))
-        .filter(|k| k.key.family() == alg.family())
+        .filter(|k| kid.is_none() || k.kid() == kid)
+        .filter(|k| k.serves(alg))
         .cloned()
         .collect()
 }
@@ -166,7 +155,12 @@ async fn fetch(issuer: &ResolvedIssuer) -> Result<IssuerKeys, Error> {
         )));
     }
     let set: JwkSet = get_json(issuer, &discovery.jwks_uri).await?;
-    let keys: Vec<VerificationKey> = set.keys.iter().filter_map(usable_key).collect();
+    let keys: Vec<Arc<JwsKey>> = set
+        .keys
+        .iter()
+        .filter_map(JwsKey::from_jwk)
+        .map(Arc::new)
+        .collect();
     if keys.is_empty() {
         return Err(Error::IssuerUnavailable(
             "the issuer's JWKS holds no usable asymmetric key".into(),
@@ -175,35 +169,6 @@ async fn fetch(issuer: &ResolvedIssuer) -> Result<IssuerKeys, Error> {
     Ok(IssuerKeys {
         keys,
         fetched_at: Instant::now(),
-    })
-}
-
-/// Converts one JWK, dropping symmetric keys and keys jsonwebtoken cannot use.
-fn usable_key(jwk: &Jwk) -> Option<VerificationKey> {
-    if !matches!(
-        jwk.algorithm,
-        AlgorithmParameters::RSA(_)
-            | AlgorithmParameters::EllipticCurve(_)
-            | AlgorithmParameters::OctetKeyPair(_)
-    ) {
-        return None;
-    }
-    // A key pinned to an algorithm we cannot name (e.g. an encryption key) is skipped.
-    let alg = match jwk.common.key_algorithm {
-        Some(a) => Some(
-            serde_json::to_value(a)
-                .ok()?
-                .as_str()?
-                .parse::<Algorithm>()
-                .ok()?,
-        ),
-        None => None,
-    };
-    let key = DecodingKey::from_jwk(jwk).ok()?;
-    Some(VerificationKey {
-        kid: jwk.common.key_id.clone(),
-        alg,
-        key,
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod issuers;
 pub mod jwks;
+pub mod jws;
 pub mod principal;
 pub mod template;
 pub mod token;
