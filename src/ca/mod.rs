@@ -62,8 +62,8 @@ pub enum Error {
 pub struct IssuedCertificate {
     /// DER of the leaf.
     pub der: Vec<u8>,
-    /// The leaf, then the CA chain up to the root, as trimmed PEM.
-    pub chain_pem: Vec<String>,
+    /// The leaf as trimmed PEM; the CA chain that follows it is [`CaChain::pems`].
+    pub leaf_pem: String,
     /// Serial number in hex, for audit lines.
     pub serial_hex: String,
 }
@@ -224,11 +224,11 @@ impl CertificateAuthority {
             }
             None => self.sign(&leaf.tbs)?,
         };
-        let mut chain_pem = vec![crate::pki::certificate_pem(&der).trim_end().to_owned()];
-        chain_pem.extend(self.chain.pems().iter().cloned());
+        let mut leaf_pem = crate::pki::certificate_pem(&der);
+        leaf_pem.truncate(leaf_pem.trim_end().len());
         Ok(IssuedCertificate {
             der,
-            chain_pem,
+            leaf_pem,
             serial_hex: leaf.serial_hex.clone(),
         })
     }

@@ -12,6 +12,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::x509::X509;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
+use serde_json::value::RawValue;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::Error;
@@ -300,6 +301,9 @@ pub struct CaChain {
     certs: Vec<X509>,
     ders: Vec<Vec<u8>>,
     pems: Vec<String>,
+    /// `pems` as JSON strings: every signingCert response carries them, and escaping their
+    /// line breaks anew for each one was the largest part of serializing it.
+    pems_json: Vec<Box<RawValue>>,
     issuer_key_hash: [u8; 32],
 }
 
@@ -316,6 +320,11 @@ impl CaChain {
                 Ok(String::from_utf8_lossy(&pem).trim_end().to_owned())
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let pems_json = pems
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Chain(format!("encoding the chain as JSON: {e}")))?;
         let ders = certs
             .iter()
             .map(|c| c.to_der())
@@ -328,6 +337,7 @@ impl CaChain {
             certs,
             ders,
             pems,
+            pems_json,
             issuer_key_hash,
         })
     }
@@ -371,6 +381,11 @@ impl CaChain {
     /// All certificates as PEM with trailing whitespace trimmed (Fulcio's form), issuing first.
     pub fn pems(&self) -> &[String] {
         &self.pems
+    }
+
+    /// [`Self::pems`] as JSON string literals, escaped once.
+    pub fn pems_json(&self) -> &[Box<RawValue>] {
+        &self.pems_json
     }
 }
 

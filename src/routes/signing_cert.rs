@@ -6,7 +6,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::ct::add_chain_response;
 use super::{bearer_token, decode_base64, parse_json, read_body};
@@ -74,7 +76,24 @@ enum KeyProof {
 
 #[derive(Serialize)]
 struct Chain<'a> {
-    certificates: &'a [String],
+    certificates: PemChain<'a>,
+}
+
+/// The leaf's PEM, then the CA chain's, whose JSON strings the CA escaped once.
+struct PemChain<'a> {
+    leaf: &'a str,
+    ca: &'a [Box<RawValue>],
+}
+
+impl Serialize for PemChain<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(1 + self.ca.len()))?;
+        seq.serialize_element(self.leaf)?;
+        for pem in self.ca {
+            seq.serialize_element(pem)?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -142,7 +161,10 @@ pub async fn create_v2(
     };
     let issued = issue(&state, token, proof).await?;
     let chain = Chain {
-        certificates: &issued.certificate.chain_pem,
+        certificates: PemChain {
+            leaf: &issued.certificate.leaf_pem,
+            ca: state.ca.chain().pems_json(),
+        },
     };
     Ok(HttpResponse::Ok().json(match &issued.detached_sct {
         None => SigningCertificate::SignedCertificateEmbeddedSct(ChainHolder { chain }),
@@ -195,7 +217,13 @@ pub async fn create_v1(
     if let Some(sct) = &issued.detached_sct {
         response.insert_header(("SCT", STANDARD.encode(add_chain_response(sct).to_string())));
     }
-    Ok(response.body(issued.certificate.chain_pem.join("\n") + "\n"))
+    let mut chain = issued.certificate.leaf_pem;
+    for pem in state.ca.chain().pems() {
+        chain.push('\n');
+        chain.push_str(pem);
+    }
+    chain.push('\n');
+    Ok(response.body(chain))
 }
 
 /// The shared data path: token → principal → key and proof → certificate.
@@ -234,4 +262,32 @@ fn audit(principal: &Principal, issued: &Issued) {
         serial = %issued.certificate.serial_hex,
         ct_index = issued.ct_index,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pre_escaped_chain_serializes_as_a_plain_string_array() {
+        let pems = [
+            "-----BEGIN CERTIFICATE-----\nTElBRg==\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nSU5URVI=\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nUk9PVA==\n-----END CERTIFICATE-----",
+        ];
+        let ca: Vec<Box<RawValue>> = pems[1..]
+            .iter()
+            .map(|pem| serde_json::value::to_raw_value(pem).unwrap())
+            .collect();
+        let chain = Chain {
+            certificates: PemChain {
+                leaf: pems[0],
+                ca: &ca,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&chain).unwrap(),
+            serde_json::json!({ "certificates": pems }).to_string()
+        );
+    }
 }
