@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 use crate::merkle::{self, CompactRange, NodeId};
 use crate::rfc6962::{Hash, leaf_hash};
 use crate::store::{NewEntry, Store, StoreError, StoredEntry, TreeHead};
-use crate::tile::{self, TileEdge, TileId};
+use crate::tile::{self, Tile, TileEdge, TileId};
 
 /// Why a log operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -191,10 +191,11 @@ pub struct Log {
     known_head: std::sync::RwLock<Option<Arc<TreeHead>>>,
     // Tiles this process wrote or read, partial ones included. A tile only grows, so a cached
     // one answers every node it covers; proofs of recent entries need no database read.
-    tiles: moka::sync::Cache<TileId, Arc<Vec<Hash>>>,
+    tiles: moka::sync::Cache<TileId, Arc<Tile>>,
 }
 
-/// Tiles kept in memory: at most 8 KiB each, so at most 16 MiB.
+/// Tiles kept in memory: at most 8 KiB of hashes each, and as much again once a proof has
+/// built their subtrees, so at most 32 MiB.
 const TILE_CACHE: u64 = 2048;
 
 /// A pool this full is committed without lingering: a whole data tile's worth of entries,
@@ -516,7 +517,7 @@ impl Log {
     /// Keeps tiles just written for the proofs that follow.
     fn keep(&self, tiles: BTreeMap<TileId, Vec<Hash>>) {
         for (id, hashes) in tiles {
-            self.tiles.insert(id, Arc::new(hashes));
+            self.tiles.insert(id, Arc::new(Tile::new(hashes)));
         }
     }
 
@@ -602,11 +603,11 @@ impl Log {
             let width = reach.entry(tile_id).or_default();
             *width = (*width).max(start + count);
         }
-        let mut tiles: HashMap<TileId, Arc<Vec<Hash>>> = HashMap::new();
+        let mut tiles: HashMap<TileId, Arc<Tile>> = HashMap::new();
         let mut missing = Vec::new();
         for (id, width) in reach {
             match self.tiles.get(&id) {
-                Some(tile) if tile.len() >= width => {
+                Some(tile) if tile.hashes().len() >= width => {
                     tiles.insert(id, tile);
                 }
                 _ => missing.push(id),
@@ -614,9 +615,9 @@ impl Log {
         }
         if !missing.is_empty() {
             for (id, hashes) in self.store.tiles(&self.name, &missing).await? {
-                let hashes = Arc::new(hashes);
-                self.tiles.insert(id, hashes.clone());
-                tiles.insert(id, hashes);
+                let tile = Arc::new(Tile::new(hashes));
+                self.tiles.insert(id, tile.clone());
+                tiles.insert(id, tile);
             }
         }
         ids.iter()
@@ -624,7 +625,7 @@ impl Log {
                 let (tile_id, start, count) = tile::locate(*id);
                 tiles
                     .get(&tile_id)
-                    .and_then(|t| tile::node_from_tile(t, start, count))
+                    .and_then(|t| t.node(start, count))
                     .map(|h| (*id, h))
                     .ok_or_else(|| {
                         LogError::Store(StoreError::Corrupt(format!("node {id:?} is not stored")))
@@ -716,8 +717,8 @@ impl Log {
         if available < id.index * tile::WIDTH + width as u64 {
             return Ok(None);
         }
-        if let Some(tile) = self.tiles.get(&id).filter(|t| t.len() >= width) {
-            return Ok(Some(tile[..width].concat()));
+        if let Some(tile) = self.tiles.get(&id).filter(|t| t.hashes().len() >= width) {
+            return Ok(Some(tile.hashes()[..width].concat()));
         }
         let tiles = self.store.tiles(&self.name, &[id]).await?;
         Ok(tiles
