@@ -11,10 +11,7 @@ pub mod entry;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use openssl::x509::X509;
-use serde_json::json;
 use sigil_ctlog::key::LogKey;
 use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
 use sigil_ctlog::note::{self, Checkpoint, NoteSignature};
@@ -99,6 +96,8 @@ impl HeadSigner for CheckpointSigner {
 pub struct RekorLog {
     log: Arc<Log>,
     key: Arc<LogKey>,
+    /// The log ID in hex, as entries and SETs carry it.
+    log_id_hex: String,
     origin: String,
     /// The CA chain an entry's certificate must chain to, issuing certificate first.
     ca_chain: AuthorityChain,
@@ -142,6 +141,7 @@ impl RekorLog {
         }
         Ok(RekorLog {
             log,
+            log_id_hex: crate::ca::hex(key.log_id()),
             key,
             origin,
             ca_chain: AuthorityChain::new(
@@ -252,17 +252,27 @@ impl RekorLog {
         self.by_index(index).await
     }
 
-    /// The SET: the log's signature over the RFC 8785 JSON of body, integratedTime, logID and
-    /// logIndex (what sigstore-python verifies as the inclusion promise).
-    pub fn signed_entry_timestamp(&self, entry: &LogEntry) -> Result<Vec<u8>, RekorError> {
-        let payload = json!({
-            "body": STANDARD.encode(&entry.body),
-            "integratedTime": entry.integrated_time,
-            "logID": crate::ca::hex(self.key.log_id()),
-            "logIndex": entry.index,
-        });
-        let canonical = serde_json_canonicalizer::to_vec(&payload)
-            .map_err(|e| LogError::Sign(e.to_string()))?;
+    /// The log ID in hex.
+    pub fn log_id_hex(&self) -> &str {
+        &self.log_id_hex
+    }
+
+    /// The SET: the log's signature over the RFC 8785 JSON of body (`body_b64`, the entry's
+    /// body in base64), integratedTime, logID and logIndex (what sigstore-python verifies as the
+    /// inclusion promise).
+    pub fn signed_entry_timestamp(
+        &self,
+        entry: &LogEntry,
+        body_b64: &str,
+    ) -> Result<Vec<u8>, RekorError> {
+        let canonical = SetPayload {
+            body: body_b64,
+            integrated_time: entry.integrated_time,
+            log_id: &self.log_id_hex,
+            log_index: entry.index,
+        }
+        .canonical()
+        .map_err(|e| LogError::Sign(e.to_string()))?;
         self.key
             .sign(&canonical)
             .map_err(|e| RekorError::Log(LogError::Sign(e.to_string())))
@@ -284,6 +294,32 @@ impl RekorLog {
     }
 }
 
+/// What a SET signs. The fields are declared in RFC 8785's order (keys sorted by their UTF-16
+/// code units), and the strings are base64 and hex, which JSON does not escape: with integers
+/// below 2^53, serde_json's compact output is then the canonical form byte for byte, without
+/// the canonicalizer's buffer per key (4% of an upload's CPU in a profile).
+#[derive(serde::Serialize)]
+struct SetPayload<'a> {
+    body: &'a str,
+    #[serde(rename = "integratedTime")]
+    integrated_time: u64,
+    #[serde(rename = "logID")]
+    log_id: &'a str,
+    #[serde(rename = "logIndex")]
+    log_index: u64,
+}
+
+impl SetPayload<'_> {
+    fn canonical(&self) -> serde_json::Result<Vec<u8>> {
+        // RFC 8785 writes a number as ECMAScript does, which from 2^53 on is not its digits.
+        if self.integrated_time.max(self.log_index) < 1 << 53 {
+            serde_json::to_vec(self)
+        } else {
+            serde_json_canonicalizer::to_vec(self)
+        }
+    }
+}
+
 fn parse_hex32(s: &str) -> Option<Hash> {
     if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -293,4 +329,33 @@ fn parse_hex32(s: &str) -> Option<Hash> {
         *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_payload_is_rfc_8785_json() {
+        let log_id = crate::ca::hex(&[0xab; 32]);
+        for (integrated_time, log_index) in [
+            (0, 0),
+            (1_795_338_149, 41_000_123),
+            ((1 << 53) - 1, (1 << 53) - 1),
+            (1 << 53, 7),
+            (5, u64::MAX),
+        ] {
+            let payload = SetPayload {
+                body: "eyJhcGlWZXJzaW9uIjoiMC4wLjEi+/9=",
+                integrated_time,
+                log_id: &log_id,
+                log_index,
+            };
+            assert_eq!(
+                payload.canonical().unwrap(),
+                serde_json_canonicalizer::to_vec(&payload).unwrap(),
+                "{integrated_time} {log_index}"
+            );
+        }
+    }
 }

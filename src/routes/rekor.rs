@@ -28,14 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `{uuid: LogEntry}` as Rekor answers it, with the SET and an inclusion proof.
 fn entry_json(state: &AppState, entry: &LogEntry) -> Result<Value, ApiError> {
-    let set = state.rekor.signed_entry_timestamp(entry)?;
+    let body = STANDARD.encode(&entry.body);
+    let set = state.rekor.signed_entry_timestamp(entry, &body)?;
     let mut map = Map::new();
     map.insert(
         entry.uuid.clone(),
         json!({
-            "body": STANDARD.encode(&entry.body),
+            "body": body,
             "integratedTime": entry.integrated_time,
-            "logID": hex(state.rekor.key().log_id()),
+            "logID": state.rekor.log_id_hex(),
             "logIndex": entry.index,
             "verification": {
                 "signedEntryTimestamp": STANDARD.encode(set),
