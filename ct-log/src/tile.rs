@@ -82,7 +82,7 @@ impl Tile {
         if count == 1 {
             return self.hashes.get(start).copied();
         }
-        if !count.is_power_of_two() || start % count != 0 {
+        if !count.is_power_of_two() || !start.is_multiple_of(count) {
             return node_from_tile(&self.hashes, start, count);
         }
         let subtrees = self.subtrees.get_or_init(|| subtrees(&self.hashes));
