@@ -297,7 +297,8 @@ impl RekorLog {
 /// What a SET signs. The fields are declared in RFC 8785's order (keys sorted by their UTF-16
 /// code units), and the strings are base64 and hex, which JSON does not escape: with integers
 /// below 2^53, serde_json's compact output is then the canonical form byte for byte, without
-/// the canonicalizer's buffer per key (4% of an upload's CPU in a profile).
+/// the canonicalizer's buffers per key (2.4% of the request workers' samples in a profile of
+/// uploads).
 #[derive(serde::Serialize)]
 struct SetPayload<'a> {
     body: &'a str,
