@@ -42,11 +42,14 @@ pub fn locate(id: NodeId) -> (TileId, usize, usize) {
 /// The Merkle hash of `count` (a power of two) consecutive hashes of a tile from `start`, or
 /// `None` if the tile does not hold them yet.
 pub fn node_from_tile(tile: &[Hash], start: usize, count: usize) -> Option<Hash> {
-    let mut level: Vec<Hash> = tile.get(start..start + count)?.to_vec();
-    while level.len() > 1 {
-        level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+    if !count.is_power_of_two() {
+        return None;
     }
-    level.pop()
+    let run = tile.get(start..start + count)?;
+    match subtrees(run).last() {
+        Some(top) => top.first().copied(),
+        None => run.first().copied(),
+    }
 }
 
 /// A stored tile's hashes and, built when a proof first needs one, every perfect subtree they
@@ -82,7 +85,10 @@ impl Tile {
         if count == 1 {
             return self.hashes.get(start).copied();
         }
-        if !count.is_power_of_two() || !start.is_multiple_of(count) {
+        if !count.is_power_of_two() {
+            return None;
+        }
+        if !start.is_multiple_of(count) {
             return node_from_tile(&self.hashes, start, count);
         }
         let subtrees = self.subtrees.get_or_init(|| subtrees(&self.hashes));

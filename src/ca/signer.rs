@@ -383,6 +383,17 @@ impl CaChain {
         &self.pems
     }
 
+    /// A PEM document of `leaf` (when given) and then the chain, one LF between certificates
+    /// and after the last, as Fulcio's v1 API serves it.
+    pub fn pem_document(&self, leaf: Option<&str>) -> String {
+        let mut document = String::new();
+        for pem in leaf.into_iter().chain(self.pems.iter().map(String::as_str)) {
+            document.push_str(pem);
+            document.push('\n');
+        }
+        document
+    }
+
     /// [`Self::pems`] as JSON string literals, escaped once.
     pub fn pems_json(&self) -> &[Box<RawValue>] {
         &self.pems_json

@@ -30,7 +30,7 @@ pub async fn trust_bundle(state: web::Data<AppState>) -> HttpResponse {
 pub async fn root_cert(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/pem-certificate-chain")
-        .body(state.ca.chain().pems().join("\n") + "\n")
+        .body(state.ca.chain().pem_document(None))
 }
 
 /// One issuer as grpc-gateway renders Fulcio's `OIDCIssuer`: unpopulated strings are present

@@ -217,13 +217,12 @@ pub async fn create_v1(
     if let Some(sct) = &issued.detached_sct {
         response.insert_header(("SCT", STANDARD.encode(add_chain_response(sct).to_string())));
     }
-    let mut chain = issued.certificate.leaf_pem;
-    for pem in state.ca.chain().pems() {
-        chain.push('\n');
-        chain.push_str(pem);
-    }
-    chain.push('\n');
-    Ok(response.body(chain))
+    Ok(response.body(
+        state
+            .ca
+            .chain()
+            .pem_document(Some(&issued.certificate.leaf_pem)),
+    ))
 }
 
 /// The shared data path: token → principal → key and proof → certificate.
