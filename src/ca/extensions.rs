@@ -5,6 +5,8 @@
 //! (no DER wrapper; deprecated but still read by sigstore-python's `verify identity`), and
 //! 1.8–1.24 hold a DER UTF8String. An extension with an empty value is omitted.
 
+use der::asn1::ObjectIdentifier;
+
 /// How an extension value is written into `extnValue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -32,6 +34,15 @@ macro_rules! fulcio_extensions {
             /// The last arc of the OID under 1.3.6.1.4.1.57264.1.
             pub fn arc(self) -> u64 {
                 match self { $(FulcioExt::$variant => $arc),* }
+            }
+
+            /// The full OID.
+            pub fn object_id(self) -> ObjectIdentifier {
+                match self {
+                    $(FulcioExt::$variant => const {
+                        ObjectIdentifier::new_unwrap(concat!("1.3.6.1.4.1.57264.1.", $arc))
+                    }),*
+                }
             }
 
             /// How the value is encoded.
@@ -81,20 +92,11 @@ fulcio_extensions! {
     Subject = 24, Utf8String, "subject", "Subject";
 }
 
-/// The Fulcio arc, `1.3.6.1.4.1.57264.1`.
-pub const FULCIO_ARC: [u64; 8] = [1, 3, 6, 1, 4, 1, 57264, 1];
-
-/// The otherName type-id of the `username` SAN, `1.3.6.1.4.1.57264.1.7`.
-pub const OTHERNAME_SAN_OID: [u64; 9] = [1, 3, 6, 1, 4, 1, 57264, 1, 7];
+/// The otherName type-id of the `username` SAN.
+pub const OTHERNAME_SAN_OID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 
 impl FulcioExt {
-    /// The full OID as arcs.
-    pub fn oid(self) -> Vec<u64> {
-        let mut oid = FULCIO_ARC.to_vec();
-        oid.push(self.arc());
-        oid
-    }
-
     /// Whether an issuer file may set this extension from a template. Issuer and subject are
     /// always taken from the token itself, as in Fulcio.
     pub fn is_templatable(self) -> bool {
@@ -128,6 +130,16 @@ mod tests {
             !arcs.contains(&7),
             "1.7 is the otherName type-id, not an extension"
         );
+    }
+
+    #[test]
+    fn object_ids_end_in_their_arc() {
+        for ext in FulcioExt::ALL {
+            assert_eq!(
+                ext.object_id().to_string(),
+                format!("1.3.6.1.4.1.57264.1.{}", ext.arc())
+            );
+        }
     }
 
     #[test]

@@ -16,17 +16,19 @@ mod tbs;
 
 use std::time::Duration;
 
+use der::asn1::ObjectIdentifier;
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509StoreContext};
-use rcgen::{Issuer, SigningKey};
+use rcgen::SigningKey;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::config::{CaBackend, CaConfig};
 use crate::oidc::Principal;
 use pop::ClientKey;
-use signer::{CaChain, CaKey, TbsRecorder};
+use profile::LeafProfile;
+use signer::{CaChain, CaKey};
 
 /// CA failures. At start-up they stop the server; during a request they are bugs (500).
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +71,9 @@ pub struct IssuedCertificate {
 }
 
 /// OID of the precertificate poison extension (RFC 6962 §3.1).
-const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
+const POISON_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
 /// OID of the embedded SCT list extension (RFC 6962 §3.3).
-const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
+const SCT_LIST_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
 /// A leaf whose every field is fixed, ready to be signed as precertificate and final: its
 /// TBSCertificate without the poison or the SCT list.
@@ -91,9 +93,8 @@ impl LeafTemplate {
 /// The CA: one signing key, its chain, and the leaf lifetime.
 pub struct CertificateAuthority {
     key: CaKey,
-    // The issuer as rcgen renders it, with a key that records what it is asked to sign instead
-    // of signing: rcgen renders each leaf's TBSCertificate once, and `key` signs it twice.
-    tbs_recorder: Issuer<'static, TbsRecorder>,
+    // What every leaf's TBSCertificate shares; each is rendered once and `key` signs it twice.
+    profile: LeafProfile,
     // The DER AlgorithmIdentifier of `key`'s signatures, and the poison extension.
     signature_algorithm: Vec<u8>,
     poison: Vec<u8>,
@@ -155,17 +156,17 @@ impl CertificateAuthority {
         chain: CaChain,
         validity: Duration,
     ) -> Result<CertificateAuthority, Error> {
-        check_chain(&key, &chain)?;
-        let issuing_der = chain.issuing().to_der()?.into();
-        let tbs_recorder = Issuer::from_ca_cert_der(&issuing_der, TbsRecorder::of(&key))?;
-        // A throwaway rendering shows the AlgorithmIdentifier that rcgen writes for this key,
-        // which every certificate repeats around its signature.
-        rcgen::CertificateParams::default().signed_by(tbs_recorder.key(), &tbs_recorder)?;
-        let signature_algorithm = tbs::signature_algorithm(&TbsRecorder::take())?;
+        let issuer_key_id = check_chain(&key, &chain)?;
+        let signature_algorithm = key.signature_algorithm()?;
+        let profile = LeafProfile::new(
+            signature_algorithm.clone(),
+            chain.issuing().subject_name().to_der()?,
+            &issuer_key_id,
+        )?;
         let ca = CertificateAuthority {
             signs_in_microseconds: key.signs_in_microseconds(),
             key,
-            tbs_recorder,
+            profile,
             signature_algorithm,
             poison: tbs::extension(POISON_OID, true, &[0x05, 0x00])?,
             chain,
@@ -190,18 +191,20 @@ impl CertificateAuthority {
     /// extensions. The precertificate and the final certificate are both signed from it, so
     /// their TBS differ only in the one extension each appends.
     pub fn prepare(&self, principal: &Principal, key: &ClientKey) -> Result<LeafTemplate, Error> {
-        let spki = rcgen::SubjectPublicKeyInfo::from_der(key.spki_der())?;
-        let params =
-            profile::leaf_params(principal, &spki, OffsetDateTime::now_utc(), self.validity)?;
-        // rcgen calls the recorder on this thread, which takes the bytes from it at once.
-        params.signed_by(&spki, &self.tbs_recorder)?;
-        let tbs = TbsRecorder::take();
-        let serial_hex = params
-            .serial_number
-            .as_ref()
-            .map(|s| hex(s.as_ref()))
-            .unwrap_or_default();
-        Ok(LeafTemplate { tbs, serial_hex })
+        let serial = generate::random_serial()?;
+        let now = OffsetDateTime::now_utc();
+        let tbs = self.profile.tbs(
+            &serial,
+            now,
+            now + self.validity,
+            key.spki_der(),
+            key.key_bits(),
+            principal,
+        )?;
+        Ok(LeafTemplate {
+            tbs,
+            serial_hex: hex(&serial),
+        })
     }
 
     /// Signs the precertificate (DER): the template plus the critical CT poison (RFC 6962
@@ -245,8 +248,8 @@ impl CertificateAuthority {
     }
 
     /// Issues a certificate to a throwaway key and verifies it the way a client would. This
-    /// catches a chain whose names rcgen would re-encode differently, a key that does not
-    /// sign what the chain expects, and an expired CA, before the first real request.
+    /// catches a key that does not sign what the chain expects, a profile the chain's
+    /// constraints refuse, and an expired CA, before the first real request.
     fn self_test(&self) -> Result<(), Error> {
         let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
         let throwaway = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?;
@@ -278,13 +281,6 @@ impl CertificateAuthority {
         }
         let issued = self.sign_final(&leaf, None)?;
         let leaf = X509::from_der(&issued.der)?;
-        if leaf.issuer_name().to_der()? != self.chain.issuing().subject_name().to_der()? {
-            return Err(Error::SelfTest(
-                "the issued certificate's issuer name does not match the CA subject byte for \
-                 byte; re-issue the CA certificate with UTF8String or PrintableString names"
-                    .into(),
-            ));
-        }
         let mid_validity = OffsetDateTime::now_utc().unix_timestamp() + 30;
         if let Err(reason) = verify_chain(&leaf, &self.chain, Some(mid_validity))? {
             return Err(Error::SelfTest(format!(
@@ -333,8 +329,9 @@ fn secret(key: &'static str, var: &Option<String>) -> Result<Option<String>, Err
 }
 
 /// Fulcio's chain rules: the issuing certificate is a CA with an SKI, has EKU codeSigning
-/// when it is not the root, matches the key, and chains to the last certificate.
-fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
+/// when it is not the root, matches the key, and chains to the last certificate. Returns the
+/// issuing certificate's key identifier, which every leaf names as its authority's.
+fn check_chain(key: &CaKey, chain: &CaChain) -> Result<Vec<u8>, Error> {
     if !key.matches(chain.issuing())? {
         return Err(Error::Chain(
             "the first certificate of ca.chain is not the certificate of ca.key".into(),
@@ -353,18 +350,21 @@ fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
             "the issuing certificate is not a CA (BasicConstraints)".into(),
         ));
     }
-    let has_ski = cert.iter_extensions().any(|e| {
-        matches!(
-            e.parsed_extension(),
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(_)
-        )
-    });
-    if !has_ski {
-        return Err(Error::Chain(
-            "the issuing certificate has no SubjectKeyIdentifier; leaves need it for their AKI"
+    let key_id = cert
+        .iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
+                Some(id.0.to_vec())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::Chain(
+                "the issuing certificate has no SubjectKeyIdentifier; leaves need it for their \
+                 AKI"
                 .into(),
-        ));
-    }
+            )
+        })?;
     if chain.certs().len() > 1 {
         let code_signing = cert
             .extended_key_usage()
@@ -396,7 +396,7 @@ fn check_chain(key: &CaKey, chain: &CaChain) -> Result<(), Error> {
             )));
         }
     }
-    Ok(())
+    Ok(key_id)
 }
 
 /// Lower-case hex. Every certificate's serial goes through it: one allocation, not one per

@@ -159,6 +159,11 @@ impl ClientKey {
         &self.spki_der
     }
 
+    /// The subjectPublicKey bits, whose SHA-1 is the certificate's key identifier.
+    pub fn key_bits(&self) -> &[u8] {
+        &self.key_bits
+    }
+
     /// Whether `signature` over `message` verifies with this key and its default hash.
     fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
         UnparsedPublicKey::new(self.kind.algorithm(), &self.key_bits)

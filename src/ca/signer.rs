@@ -2,8 +2,9 @@
 //!
 //! Keys are loaded and stored with OpenSSL; ECDSA signatures, two per issuance, are made with
 //! aws-lc-rs, which signs without OpenSSL 3.0's per-call algorithm fetches (RSA keys sign with
-//! OpenSSL). A key in a PKCS#11 token signs inside the token. rcgen builds the certificates and
-//! calls back into [`CaKey`] for the signature.
+//! OpenSSL). A key in a PKCS#11 token signs inside the token. Leaves are written by
+//! `profile`; rcgen builds the CA certificates of `generate` and calls back into [`CaKey`] for
+//! their signature.
 
 use std::path::Path;
 
@@ -124,6 +125,27 @@ impl CaKey {
     /// The key identifier (SHA-1 of the subjectPublicKey bits, RFC 5280 §4.2.1.2 method 1).
     pub fn key_identifier(&self) -> Vec<u8> {
         key_identifier(&self.public_bits)
+    }
+
+    /// The DER AlgorithmIdentifier of this key's signatures, which a certificate names twice:
+    /// ECDSA's without parameters (RFC 5758 §3.2), RSA's with NULL ones (RFC 4055 §5).
+    pub fn signature_algorithm(&self) -> Result<Vec<u8>, Error> {
+        use der::Encode;
+        use der::asn1::{Null, ObjectIdentifier};
+        let (oid, null) = if *self.algorithm == rcgen::PKCS_ECDSA_P256_SHA256 {
+            (ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"), false)
+        } else if *self.algorithm == rcgen::PKCS_ECDSA_P384_SHA384 {
+            (ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"), false)
+        } else if *self.algorithm == rcgen::PKCS_RSA_SHA256 {
+            (ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"), true)
+        } else {
+            return Err(Error::Key(
+                "the CA key's signature algorithm is not supported".into(),
+            ));
+        };
+        let oid = oid.to_der()?;
+        let null = if null { Null.to_der()? } else { Vec::new() };
+        Ok(super::tbs::tlv(der::Tag::Sequence, &[&oid, &null])?)
     }
 
     /// The private key as PKCS#8 PEM, encrypted with `passphrase` when given. A key inside a
@@ -252,50 +274,6 @@ impl SigningKey for CaKey {
     }
 }
 
-/// A stand-in for the CA key that signs nothing: it keeps the TBSCertificate rcgen asks it to
-/// sign, so that rcgen renders a template's TBSCertificate without a signature being made.
-/// rcgen calls it on the caller's thread, which then takes the bytes from that thread.
-pub struct TbsRecorder {
-    public_bits: Vec<u8>,
-    algorithm: &'static SignatureAlgorithm,
-}
-
-thread_local! {
-    static RECORDED_TBS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl TbsRecorder {
-    /// A recorder whose certificates name `key` as their signer, with its algorithm.
-    pub fn of(key: &CaKey) -> TbsRecorder {
-        TbsRecorder {
-            public_bits: key.public_bits.clone(),
-            algorithm: key.algorithm,
-        }
-    }
-
-    /// The TBSCertificate this thread's last recording signer was given.
-    pub fn take() -> Vec<u8> {
-        RECORDED_TBS.with(|tbs| std::mem::take(&mut *tbs.borrow_mut()))
-    }
-}
-
-impl PublicKeyData for TbsRecorder {
-    fn der_bytes(&self) -> &[u8] {
-        &self.public_bits
-    }
-
-    fn algorithm(&self) -> &'static SignatureAlgorithm {
-        self.algorithm
-    }
-}
-
-impl SigningKey for TbsRecorder {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        RECORDED_TBS.with(|tbs| msg.clone_into(&mut *tbs.borrow_mut()));
-        Ok(Vec::new())
-    }
-}
-
 /// The CA chain: the issuing certificate first, the root last.
 pub struct CaChain {
     certs: Vec<X509>,
@@ -411,5 +389,25 @@ mod tests {
             crate::ca::hex(&key_identifier(b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
+    }
+
+    #[test]
+    fn signature_algorithms_are_what_rcgen_writes_for_the_key() {
+        for kind in [
+            CaKeyType::EcdsaP256,
+            CaKeyType::EcdsaP384,
+            CaKeyType::Rsa3072,
+        ] {
+            let key = CaKey::generate(kind).unwrap();
+            let certificate = rcgen::CertificateParams::default()
+                .self_signed(&key)
+                .unwrap();
+            let (_, parsed) = x509_parser::parse_x509_certificate(certificate.der()).unwrap();
+            assert_eq!(
+                key.signature_algorithm().unwrap(),
+                crate::ca::tbs::signature_algorithm(parsed.tbs_certificate.as_ref()).unwrap(),
+                "{kind:?}"
+            );
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The two certificates of an issuance from one rendering of its TBSCertificate.
 //!
-//! rcgen renders a leaf's TBSCertificate once, without the poison or the SCT list. The
+//! `profile` renders a leaf's TBSCertificate once, without the poison or the SCT list. The
 //! precertificate and the final certificate differ from it only by the one extension each
 //! appends last (RFC 6962 §3.1, §3.3), so both are that rendering with an extension added,
 //! signed, and wrapped as a Certificate. The `der` crate reads and writes every header here;
@@ -16,8 +16,8 @@ const EXTENSIONS: Tag = Tag::ContextSpecific {
 };
 
 /// `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }`.
-pub fn extension(oid: &str, critical: bool, value: &[u8]) -> der::Result<Vec<u8>> {
-    let id = ObjectIdentifier::new(oid)?.to_der()?;
+pub fn extension(oid: ObjectIdentifier, critical: bool, value: &[u8]) -> der::Result<Vec<u8>> {
+    let id = oid.to_der()?;
     // DER leaves a DEFAULT value out (X.690 §11.5).
     let critical = if critical { true.to_der()? } else { Vec::new() };
     let value = OctetStringRef::new(value)?.to_der()?;
@@ -43,6 +43,7 @@ pub fn with_extension(tbs: &[u8], extension: &[u8]) -> der::Result<Vec<u8>> {
 
 /// The TBSCertificate's `signature` field: the AlgorithmIdentifier that the Certificate
 /// repeats around the signature (RFC 5280 §4.1.1.2).
+#[cfg(test)]
 pub fn signature_algorithm(tbs: &[u8]) -> der::Result<Vec<u8>> {
     let fields = fields(tbs)?;
     // The version, `[0] EXPLICIT`, is absent from a v1 certificate.
@@ -84,7 +85,7 @@ fn fields(tbs: &[u8]) -> der::Result<Vec<&[u8]>> {
 }
 
 /// A TLV whose value is `parts`, each already DER.
-fn tlv(tag: Tag, parts: &[&[u8]]) -> der::Result<Vec<u8>> {
+pub fn tlv(tag: Tag, parts: &[&[u8]]) -> der::Result<Vec<u8>> {
     let length = parts.iter().try_fold(Length::ZERO, |sum, part| {
         sum + Length::try_from(part.len())?
     })?;
@@ -163,7 +164,7 @@ mod tests {
             &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
             value.to_vec(),
         ));
-        let sct_list = extension("1.3.6.1.4.1.11129.2.4.2", false, &value).expect("extension");
+        let sct_list = extension(crate::ca::SCT_LIST_OID, false, &value).expect("extension");
         let appended = with_extension(&plain, &sct_list).expect("appended");
         assert_eq!(appended, with_it);
 
@@ -181,7 +182,7 @@ mod tests {
             CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
         critical.set_criticality(true);
         let (plain, with_it, _) = rendered(critical);
-        let poison = extension("1.3.6.1.4.1.11129.2.4.3", true, &[0x05, 0x00]).expect("poison");
+        let poison = extension(crate::ca::POISON_OID, true, &[0x05, 0x00]).expect("poison");
         assert_eq!(with_extension(&plain, &poison).expect("appended"), with_it);
     }
 
@@ -197,7 +198,8 @@ mod tests {
             &[0x30, 0x00],
         ];
         let tbs = tlv(Tag::Sequence, &fields).expect("tbs");
-        let ext = extension("1.2.3", false, &[0x05, 0x00]).expect("extension");
+        let ext = extension(ObjectIdentifier::new_unwrap("1.2.3"), false, &[0x05, 0x00])
+            .expect("extension");
         let appended = with_extension(&tbs, &ext).expect("appended");
         let mut expected = fields.to_vec();
         let wrapped = tlv(EXTENSIONS, &[&tlv(Tag::Sequence, &[&ext]).expect("seq")]).expect("[3]");
@@ -208,7 +210,7 @@ mod tests {
 
     #[test]
     fn malformed_input_is_refused() {
-        let ext = extension("1.2.3", false, &[]).expect("extension");
+        let ext = extension(ObjectIdentifier::new_unwrap("1.2.3"), false, &[]).expect("extension");
         for bad in [
             &[][..],
             &[0x30, 0x05, 0x02, 0x01][..],
