@@ -166,39 +166,18 @@ mod tests {
     use rcgen::{
         CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
         IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, OtherNameValue, PublicKeyData,
-        SanType, SerialNumber, SignatureAlgorithm, SigningKey,
+        SanType, SerialNumber,
     };
 
     use super::*;
     use crate::ca::extensions::FulcioExt;
     use crate::ca::tbs::signature_algorithm;
-
-    /// A CA key for rcgen that keeps what it is asked to sign instead of signing it.
-    struct Recorder {
-        public: Vec<u8>,
-        signed: RefCell<Vec<u8>>,
-    }
-
-    impl PublicKeyData for Recorder {
-        fn der_bytes(&self) -> &[u8] {
-            &self.public
-        }
-        fn algorithm(&self) -> &'static SignatureAlgorithm {
-            &rcgen::PKCS_ECDSA_P384_SHA384
-        }
-    }
-
-    impl SigningKey for Recorder {
-        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-            *self.signed.borrow_mut() = msg.to_vec();
-            Ok(vec![0x30, 0x00])
-        }
-    }
+    use crate::ca::tbs::tests::Fixed;
 
     /// rcgen's rendering of the same leaf, with the parameters sigil gave rcgen before it wrote
     /// leaves itself.
     fn rcgen_tbs(
-        issuer: &Issuer<'_, Recorder>,
+        issuer: &Issuer<'_, Fixed>,
         serial: &[u8],
         not_before: OffsetDateTime,
         validity: Duration,
@@ -268,7 +247,7 @@ mod tests {
         let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
         let issuer = Issuer::from_ca_cert_der(
             &ca_der.clone().into(),
-            Recorder {
+            Fixed {
                 public: ca_key.der_bytes().to_vec(),
                 signed: RefCell::new(Vec::new()),
             },

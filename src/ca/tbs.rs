@@ -98,7 +98,7 @@ pub fn tlv(tag: Tag, parts: &[&[u8]]) -> der::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::cell::RefCell;
 
     use rcgen::{
@@ -108,11 +108,11 @@ mod tests {
 
     use super::*;
 
-    /// A signer with a fixed signature that keeps what it signed, so that rcgen's whole
-    /// certificate can be compared with this module's byte for byte.
-    struct Fixed {
-        public: Vec<u8>,
-        signed: RefCell<Vec<u8>>,
+    /// A P-384 CA key for rcgen with a fixed signature that keeps what it signed, so that
+    /// rcgen's certificates can be compared with sigil's byte for byte.
+    pub(in crate::ca) struct Fixed {
+        pub public: Vec<u8>,
+        pub signed: RefCell<Vec<u8>>,
     }
 
     const SIGNATURE: &[u8] = &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02];
