@@ -5,6 +5,7 @@
 //! (no DER wrapper; deprecated but still read by sigstore-python's `verify identity`), and
 //! 1.8–1.24 hold a DER UTF8String. An extension with an empty value is omitted.
 
+use der::Encode;
 use der::asn1::ObjectIdentifier;
 
 /// How an extension value is written into `extnValue`.
@@ -107,10 +108,10 @@ impl FulcioExt {
     }
 
     /// The `extnValue` contents for `value`.
-    pub fn encode(self, value: &str) -> Vec<u8> {
+    pub fn encode(self, value: &str) -> der::Result<Vec<u8>> {
         match self.encoding() {
-            Encoding::Raw => value.as_bytes().to_vec(),
-            Encoding::Utf8String => yasna::construct_der(|w| w.write_utf8_string(value)),
+            Encoding::Raw => Ok(value.as_bytes().to_vec()),
+            Encoding::Utf8String => der::asn1::Utf8StringRef::new(value)?.to_der(),
         }
     }
 }
@@ -144,10 +145,10 @@ mod tests {
 
     #[test]
     fn encodings_match_fulcio() {
-        assert_eq!(FulcioExt::Issuer.encode("https://a"), b"https://a");
+        assert_eq!(FulcioExt::Issuer.encode("https://a").unwrap(), b"https://a");
         // UTF8String tag 0x0c, length 9.
         assert_eq!(
-            FulcioExt::IssuerV2.encode("https://a"),
+            FulcioExt::IssuerV2.encode("https://a").unwrap(),
             [&[0x0c, 9][..], b"https://a"].concat()
         );
     }

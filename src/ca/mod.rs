@@ -95,8 +95,7 @@ pub struct CertificateAuthority {
     key: CaKey,
     // What every leaf's TBSCertificate shares; each is rendered once and `key` signs it twice.
     profile: LeafProfile,
-    // The DER AlgorithmIdentifier of `key`'s signatures, and the poison extension.
-    signature_algorithm: Vec<u8>,
+    // The poison extension.
     poison: Vec<u8>,
     chain: CaChain,
     validity: Duration,
@@ -157,9 +156,8 @@ impl CertificateAuthority {
         validity: Duration,
     ) -> Result<CertificateAuthority, Error> {
         let issuer_key_id = check_chain(&key, &chain)?;
-        let signature_algorithm = key.signature_algorithm()?;
         let profile = LeafProfile::new(
-            signature_algorithm.clone(),
+            key.signature_algorithm()?,
             chain.issuing().subject_name().to_der()?,
             &issuer_key_id,
         )?;
@@ -167,7 +165,6 @@ impl CertificateAuthority {
             signs_in_microseconds: key.signs_in_microseconds(),
             key,
             profile,
-            signature_algorithm,
             poison: tbs::extension(POISON_OID, true, &[0x05, 0x00])?,
             chain,
             validity,
@@ -242,7 +239,7 @@ impl CertificateAuthority {
         let signature = self.key.sign(tbs)?;
         Ok(tbs::certificate(
             tbs,
-            &self.signature_algorithm,
+            self.profile.signature_algorithm(),
             &signature,
         )?)
     }

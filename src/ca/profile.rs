@@ -40,10 +40,15 @@ const fn context(number: u8, constructed: bool) -> Tag {
 
 /// The parts of every leaf's TBSCertificate that the CA alone decides, already DER.
 pub struct LeafProfile {
-    /// The TBSCertificate's `signature` AlgorithmIdentifier.
+    /// `[0] EXPLICIT` version v3.
+    version: Vec<u8>,
+    /// The TBSCertificate's `signature` AlgorithmIdentifier, which the Certificate repeats
+    /// around the signature.
     signature_algorithm: Vec<u8>,
     /// The issuing certificate's subject, byte for byte.
     issuer: Vec<u8>,
+    /// The empty subject.
+    subject: Vec<u8>,
     /// AuthorityKeyIdentifier, from the issuing certificate's SubjectKeyIdentifier.
     authority_key_identifier: Vec<u8>,
     /// KeyUsage digitalSignature, critical.
@@ -69,12 +74,19 @@ impl LeafProfile {
         let digital_signature = BitStringRef::new(7, &[0x80])?.to_der()?;
         let code_signing = tlv(Tag::Sequence, &[&CODE_SIGNING.to_der()?])?;
         Ok(LeafProfile {
+            version: tlv(context(0, true), &[&2u8.to_der()?])?,
             signature_algorithm,
             issuer,
+            subject: tlv(Tag::Sequence, &[])?,
             authority_key_identifier: extension(AUTHORITY_KEY_IDENTIFIER, false, &aki)?,
             key_usage: extension(KEY_USAGE, true, &digital_signature)?,
             extended_key_usage: extension(EXTENDED_KEY_USAGE, false, &code_signing)?,
         })
+    }
+
+    /// The DER AlgorithmIdentifier of the leaves' signatures.
+    pub fn signature_algorithm(&self) -> &[u8] {
+        &self.signature_algorithm
     }
 
     /// The TBSCertificate of a leaf for `principal` over `spki` (a DER SubjectPublicKeyInfo
@@ -89,10 +101,8 @@ impl LeafProfile {
         key_bits: &[u8],
         principal: &Principal,
     ) -> Result<Vec<u8>, Error> {
-        let version = tlv(context(0, true), &[&2u8.to_der()?])?;
         let serial = UintRef::new(serial)?.to_der()?;
         let validity = tlv(Tag::Sequence, &[&time(not_before)?, &time(not_after)?])?;
-        let subject = tlv(Tag::Sequence, &[])?;
 
         let san = extension(SUBJECT_ALT_NAME, true, &subject_alt_name(&principal.san)?)?;
         let ski = OctetStringRef::new(&key_identifier(key_bits))?.to_der()?;
@@ -100,7 +110,7 @@ impl LeafProfile {
         let fulcio = principal
             .extensions
             .iter()
-            .map(|(ext, value)| extension(ext.object_id(), false, &ext.encode(value)))
+            .map(|(ext, value)| extension(ext.object_id(), false, &ext.encode(value)?))
             .collect::<der::Result<Vec<_>>>()?;
         let mut extensions: Vec<&[u8]> = vec![
             &self.authority_key_identifier,
@@ -115,12 +125,12 @@ impl LeafProfile {
         Ok(tlv(
             Tag::Sequence,
             &[
-                &version,
+                &self.version,
                 &serial,
                 &self.signature_algorithm,
                 &self.issuer,
                 &validity,
-                &subject,
+                &self.subject,
                 spki,
                 &extensions,
             ],
@@ -205,11 +215,12 @@ mod tests {
         let ski = key_identifier(client.der_bytes());
         let mut extensions = vec![CustomExtension::from_oid_content(
             &[2, 5, 29, 14],
-            yasna::construct_der(|w| w.write_bytes(&ski)),
+            [&[0x04, 20][..], &ski].concat(),
         )];
         for (ext, value) in &principal.extensions {
             let arcs: Vec<u64> = ext.object_id().arcs().map(u64::from).collect();
-            extensions.push(CustomExtension::from_oid_content(&arcs, ext.encode(value)));
+            let value = ext.encode(value).unwrap();
+            extensions.push(CustomExtension::from_oid_content(&arcs, value));
         }
         params.custom_extensions = extensions;
         params.signed_by(client, issuer).unwrap();

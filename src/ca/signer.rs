@@ -132,12 +132,18 @@ impl CaKey {
     pub fn signature_algorithm(&self) -> Result<Vec<u8>, Error> {
         use der::Encode;
         use der::asn1::{Null, ObjectIdentifier};
+        const ECDSA_WITH_SHA256: ObjectIdentifier =
+            ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+        const ECDSA_WITH_SHA384: ObjectIdentifier =
+            ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+        const SHA256_WITH_RSA: ObjectIdentifier =
+            ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
         let (oid, null) = if *self.algorithm == rcgen::PKCS_ECDSA_P256_SHA256 {
-            (ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"), false)
+            (ECDSA_WITH_SHA256, false)
         } else if *self.algorithm == rcgen::PKCS_ECDSA_P384_SHA384 {
-            (ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"), false)
+            (ECDSA_WITH_SHA384, false)
         } else if *self.algorithm == rcgen::PKCS_RSA_SHA256 {
-            (ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"), true)
+            (SHA256_WITH_RSA, true)
         } else {
             return Err(Error::Key(
                 "the CA key's signature algorithm is not supported".into(),
