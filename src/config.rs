@@ -242,8 +242,9 @@ pub struct LogConfig {
     /// How often pending entries are sequenced. Default 100 ms.
     #[serde(default = "default_sequence_interval", with = "humantime_serde")]
     pub sequence_interval: Duration,
-    /// Under load, how long a batch may wait for more entries before it is committed.
-    /// Default 2 ms; 0 commits every batch at once.
+    /// Under load, the longest a batch may wait for more entries before it is committed;
+    /// within it the linger follows how busy the request workers are. Default 10 ms; 0 commits
+    /// every batch at once.
     #[serde(default = "default_batch_linger", with = "humantime_serde")]
     pub batch_linger: Duration,
 }
@@ -338,13 +339,13 @@ fn default_sct_mode() -> SctMode {
 fn default_sequence_interval() -> Duration {
     Duration::from_millis(100)
 }
-/// Under load on the 2-core project machine this gathers 15–35 entries per commit. A longer
-/// linger gathers more, but the requests waiting in the batch are then missing from the request
-/// workers, whose cores idle by the end of it: 5 ms cost a fifth of the P-384 issuance rate and
-/// a third of the P-256 one (`docs/performance-history.md`, session 14). With 16 connections,
-/// 4 ms cost 28–32% of the P-384 rate where 64 connections gained 3.6% (session 17).
+/// The longest linger, which the sequencer reaches only while the request workers stay busy
+/// (`sigil_ctlog::linger`). A fixed linger suits one machine and one client count: on the
+/// 2-core project machine 2 ms left 10–15% of the cores idle at 16 connections, while 64
+/// connections kept them busy at up to 10 ms; another machine lost a fifth of its P-384 rate at
+/// 5 ms (`docs/performance-history.md`, sessions 14, 17 and 23).
 fn default_batch_linger() -> Duration {
-    Duration::from_millis(2)
+    Duration::from_millis(10)
 }
 
 impl Default for ServerConfig {
@@ -631,7 +632,7 @@ mod tests {
         assert_eq!(config.ca.cert_validity, Duration::from_secs(600));
         assert_eq!(config.ct_log.sct, SctMode::Embedded);
         assert_eq!(config.log.sequence_interval, Duration::from_millis(100));
-        assert_eq!(config.log.batch_linger, Duration::from_millis(2));
+        assert_eq!(config.log.batch_linger, Duration::from_millis(10));
         config.validate().unwrap();
     }
 

@@ -26,3 +26,4 @@ pub mod scheduling;
 pub mod startup;
 pub mod telemetry;
 pub mod trust;
+pub mod worker_load;

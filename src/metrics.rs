@@ -1,7 +1,8 @@
 //! Prometheus metrics: one registry, built at start-up and shared by clones.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric sigil exports. Cloning shares the underlying counters.
@@ -30,6 +31,8 @@ pub struct Metrics {
     pub log_tree_size: IntGaugeVec,
     /// Entries waiting to be sequenced, by log (set when scraped).
     pub log_pool_depth: IntGaugeVec,
+    /// How long the next batch may linger under load, by log (`sigil_ctlog::linger`).
+    pub log_batch_linger: GaugeVec,
 }
 
 /// Latency buckets, in seconds, from half a millisecond to five seconds.
@@ -50,6 +53,14 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
+}
+
+fn float_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let metric = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
     registry
         .register(Box::new(metric.clone()))
         .expect("each metric is registered once");
@@ -162,6 +173,12 @@ impl Metrics {
                 "Entries waiting to be sequenced, by log.",
                 log,
             ),
+            log_batch_linger: float_gauge(
+                &r,
+                "sigil_log_batch_linger_seconds",
+                "How long the next batch may linger under load, by log.",
+                log,
+            ),
             registry: r,
         }
     }
@@ -209,5 +226,11 @@ impl sigil_ctlog::log::Observer for Metrics {
 
     fn batch_rebased(&self, log: &str) {
         self.log_batch_rebases.with_label_values(&[log]).inc();
+    }
+
+    fn linger_changed(&self, log: &str, linger: std::time::Duration) {
+        self.log_batch_linger
+            .with_label_values(&[log])
+            .set(linger.as_secs_f64());
     }
 }

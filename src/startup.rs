@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::oidc::{Authenticator, IssuerPool};
 use crate::routes;
 use crate::scheduling::WorkerPriority;
+use crate::worker_load::WorkerLoad;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +134,20 @@ impl Application {
         let ca = Arc::new(CertificateAuthority::from_config(&config.ca)?);
         let (url, throwaway) = storage_url(&config);
         let store = Store::connect(&url).await?;
-        let ct = open_ct_log(&config, &public_url, &ca, store.clone(), &metrics).await?;
+        // Filled as the request workers start, below; the log sequencers read it.
+        let workers = Arc::new(WorkerLoad::default());
+        let options = log_options(&config, &workers);
+        let ct = open_ct_log(
+            &config,
+            &public_url,
+            &ca,
+            store.clone(),
+            &metrics,
+            options.clone(),
+        )
+        .await?;
         tokio::spawn(ct.log().clone().run_sequencer());
-        let rekor = open_rekor_log(&config, &public_url, &ca, store, &metrics).await?;
+        let rekor = open_rekor_log(&config, &public_url, &ca, store, &metrics, options).await?;
         tokio::spawn(rekor.log().clone().run_sequencer());
         let auth = Authenticator::new(
             issuers,
@@ -178,6 +190,9 @@ impl Application {
             // actix-web builds the app on each worker thread as the worker starts.
             if let Err(e) = priority.apply() {
                 tracing::warn!(error = %e, "cannot lower the request worker's priority");
+            }
+            if let Err(e) = workers.register_current_thread() {
+                tracing::warn!(error = %e, "cannot read the request worker's scheduler statistics");
             }
             let metrics = metrics.clone();
             App::new()
@@ -309,10 +324,11 @@ fn log_key(
     }))
 }
 
-fn log_options(config: &Config) -> LogOptions {
+fn log_options(config: &Config, workers: &Arc<WorkerLoad>) -> LogOptions {
     LogOptions {
         interval: config.log.sequence_interval,
         linger: config.log.batch_linger,
+        workload: Some(workers.clone()),
         ..LogOptions::default()
     }
 }
@@ -325,6 +341,7 @@ async fn open_rekor_log(
     ca: &CertificateAuthority,
     store: Store,
     metrics: &Metrics,
+    options: LogOptions,
 ) -> Result<RekorLog, StartupError> {
     let key = log_key(
         config.rekor.key.as_deref(),
@@ -345,7 +362,7 @@ async fn open_rekor_log(
         origin,
         ca.chain().certs(),
         Some(observer),
-        log_options(config),
+        options,
     )
     .await?)
 }
@@ -358,6 +375,7 @@ async fn open_ct_log(
     ca: &CertificateAuthority,
     store: Store,
     metrics: &Metrics,
+    options: LogOptions,
 ) -> Result<CtLog, StartupError> {
     let key = log_key(
         config.ct_log.key.as_deref(),
@@ -378,7 +396,7 @@ async fn open_ct_log(
         origin,
         ca.chain().ders().last().cloned().into_iter().collect(),
         Some(observer),
-        log_options(config),
+        options,
     )
     .await?)
 }

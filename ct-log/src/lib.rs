@@ -11,6 +11,7 @@
 mod chain;
 pub mod ct;
 pub mod key;
+pub mod linger;
 pub mod log;
 pub mod merkle;
 pub mod note;

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
+use crate::linger::{LingerControl, Workload};
 use crate::merkle::{self, CompactRange, NodeId};
 use crate::rfc6962::{Hash, leaf_hash};
 use crate::store::{NewEntry, Store, StoreError, StoredEntry, TreeHead};
@@ -75,6 +76,8 @@ pub trait Observer: Send + Sync {
     fn batch_committed(&self, _log: &str, _entries: usize, _latency: Duration, _tree_size: u64) {}
     /// A batch failed and its waiters were told so.
     fn batch_failed(&self, _log: &str, _entries: usize) {}
+    /// The linger changed (see [`LingerControl`]).
+    fn linger_changed(&self, _log: &str, _linger: Duration) {}
     /// A batch lost its compare-and-swap to another process sharing the database (a replica)
     /// and is sequenced again on the head that process stored.
     fn batch_rebased(&self, _log: &str) {}
@@ -109,10 +112,14 @@ pub struct LogOptions {
     /// How long an idle sequencer sleeps between checks (its heartbeat); pending entries
     /// wake it at once.
     pub interval: Duration,
-    /// How long the sequencer lets a batch fill while entries keep arriving (the previous
-    /// batch held more than one); a pause of a quarter of it ends the wait. Zero commits at
+    /// The longest the sequencer lets a batch fill while entries keep arriving (the previous
+    /// batch held more than one); a pause of a quarter of the current linger ends the wait.
+    /// Within it, [`LingerControl`] lingers as long as `workload` stays busy. Zero commits at
     /// once, whatever the load.
     pub linger: Duration,
+    /// The threads that submit entries, whose idle time shortens the linger; without it the
+    /// linger is a quarter of `linger`.
+    pub workload: Option<Arc<dyn Workload>>,
     /// Most entries waiting at once; more get [`LogError::PoolFull`].
     pub max_pending: usize,
     /// How many times a batch is re-based after losing a compare-and-swap.
@@ -128,6 +135,7 @@ impl Default for LogOptions {
         LogOptions {
             interval: Duration::from_millis(100),
             linger: Duration::ZERO,
+            workload: None,
             max_pending: 100_000,
             max_rebases: 10,
             unique_leaves: false,
@@ -300,13 +308,21 @@ impl Log {
         // after a commit, PostgreSQL's 4 ms commits and the linger added up, and a fifth of
         // the CPU idled under load.
         let mut in_flight: Option<tokio::task::JoinHandle<()>> = None;
+        let mut control = LingerControl::new(self.options.linger);
+        self.observer.linger_changed(&self.name, control.current());
         loop {
             // A submission made during the previous commit left a permit: no wait then.
             let _ = tokio::time::timeout(self.options.interval, self.wakeup.notified()).await;
             self.last_tick_ms
                 .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
-            if previous > 1 && !self.options.linger.is_zero() {
-                self.linger().await;
+            let before = control.current();
+            let busy = self.options.workload.as_ref().and_then(|w| w.busy());
+            let linger = control.update(Instant::now(), busy);
+            if linger != before {
+                self.observer.linger_changed(&self.name, linger);
+            }
+            if previous > 1 && !linger.is_zero() {
+                self.linger(linger).await;
             }
             // A commit that panicked dropped its waiters, who are told the sequencer stopped;
             // the compare-and-swap keeps the next batch off an edge it may have left stale.
@@ -328,15 +344,12 @@ impl Log {
     }
 
     /// Lets the pool fill for up to `linger`, or until it holds a full batch, or until no entry
-    /// has arrived for a quarter of `linger`. A commit costs the same fsync, tile rewrites,
-    /// tree head signature and thread switches whether it carries one entry or a hundred, so
-    /// under load fewer, larger commits leave more of the CPU to the requests. But once entries
-    /// stop arriving, every request in flight is likely waiting for this batch, and waiting
-    /// longer would only leave the CPU idle. A lone client never waits here: its batches hold
-    /// one entry.
-    async fn linger(&self) {
-        let deadline = tokio::time::Instant::now() + self.options.linger;
-        let quiet = self.options.linger / 4;
+    /// has arrived for a quarter of `linger`: once entries stop arriving, every request in
+    /// flight is likely waiting for this batch, and waiting longer would only leave the CPU
+    /// idle. A lone client never waits here: its batches hold one entry.
+    async fn linger(&self, linger: Duration) {
+        let deadline = tokio::time::Instant::now() + linger;
+        let quiet = linger / 4;
         let mut seen = self.pending();
         while seen < FULL_BATCH {
             let check = (tokio::time::Instant::now() + quiet).min(deadline);

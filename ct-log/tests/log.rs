@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use sigil_ctlog::linger::Workload;
 use sigil_ctlog::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry};
 use sigil_ctlog::merkle;
 use sigil_ctlog::note::Checkpoint;
@@ -632,4 +633,67 @@ async fn the_sequencer_wakes_for_work_and_lingers_only_under_load() {
         "a paused batch waited out the linger: {:?}",
         started.elapsed()
     );
+}
+
+/// Every linger a log's controller chose.
+#[derive(Default)]
+struct Lingers(std::sync::Mutex<Vec<Duration>>);
+impl Observer for Lingers {
+    fn linger_changed(&self, _log: &str, linger: Duration) {
+        self.0.lock().unwrap().push(linger);
+    }
+}
+
+/// One submitting thread that is always busy, or never: its busy time keeps up with the clock,
+/// or stays at zero.
+struct Steady {
+    busy: bool,
+    since: std::time::Instant,
+}
+impl Workload for Steady {
+    fn busy(&self) -> Option<(Duration, u32)> {
+        let busy = if self.busy {
+            self.since.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        Some((busy, 1))
+    }
+}
+
+#[tokio::test]
+async fn the_linger_lengthens_while_the_submitters_are_busy_and_shortens_while_they_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let longest = Duration::from_millis(40);
+    for (name, busy, settled) in [("busy", true, longest), ("idle", false, Duration::ZERO)] {
+        let lingers = Arc::new(Lingers::default());
+        let options = LogOptions {
+            // Every heartbeat reads the workload; the linger moves once per 25 ms window.
+            interval: Duration::from_millis(5),
+            linger: longest,
+            workload: Some(Arc::new(Steady {
+                busy,
+                since: std::time::Instant::now(),
+            })),
+            ..LogOptions::default()
+        };
+        let _log = open_observed(&store, name, options, Some(lingers.clone())).await;
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while lingers.0.lock().unwrap().last() != Some(&settled) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{name}: the linger did not settle: {lingers:?}",
+                lingers = lingers.0.lock().unwrap()
+            )
+        });
+        let seen = lingers.0.lock().unwrap().clone();
+        assert_eq!(seen[0], longest / 4, "{name}: {seen:?}");
+        let monotonic = |w: &[Duration]| if busy { w[0] < w[1] } else { w[0] > w[1] };
+        assert!(seen.windows(2).all(monotonic), "{name}: {seen:?}");
+    }
 }

@@ -108,6 +108,7 @@ async fn health_readiness_and_metrics() {
         r#"sigil_log_batch_size_count{log="ct"} 1"#,
         r#"sigil_log_sequencing_seconds_count{log="ct"} 1"#,
         r#"sigil_log_pool_depth{log="ct"} 0"#,
+        r#"sigil_log_batch_linger_seconds{log="ct"} "#,
         "process_resident_memory_bytes",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");
