@@ -42,29 +42,30 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 // Metric definitions are constants of this file: a failure to build or register one is a bug
 // found by the first test that starts a server, never by a request.
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric =
-        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> M {
     registry
         .register(Box::new(metric.clone()))
         .expect("each metric is registered once");
     metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registered(registry, metric)
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric is registered once");
-    metric
+    registered(registry, metric)
 }
 
 fn float_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let metric = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric is registered once");
-    metric
+    registered(registry, metric)
 }
 
 fn histogram(
@@ -76,10 +77,7 @@ fn histogram(
 ) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
     let metric = HistogramVec::new(opts, labels).expect("valid metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric is registered once");
-    metric
+    registered(registry, metric)
 }
 
 impl Metrics {
