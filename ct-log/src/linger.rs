@@ -13,7 +13,7 @@
 //! [`Workload`] tells it) over windows of [`WINDOW`]: above [`IDLE_HIGH`] it shortens the linger
 //! by a quarter, below [`IDLE_LOW`] it lengthens it by a twentieth of the longest, and between
 //! the two it keeps it. Some idle time is there at any linger (a thread between two requests,
-//! the load generator's share of the cores), so the band is not at zero.
+//! the time a virtual machine's host steals), so the band is not at zero.
 
 use std::time::{Duration, Instant};
 
@@ -49,8 +49,7 @@ pub struct LingerControl {
 }
 
 impl LingerControl {
-    /// Starts at a quarter of `longest`, which is also the linger while the workload is
-    /// unknown.
+    /// Starts at a quarter of `longest`, and stays there while the workload is unknown.
     pub fn new(longest: Duration) -> LingerControl {
         LingerControl {
             longest,
