@@ -63,9 +63,19 @@ impl LingerControl {
         self.current
     }
 
-    /// Takes a reading of the workload at `now` and returns the linger for the next batch.
-    pub fn update(&mut self, now: Instant, busy: Option<(Duration, u32)>) -> Duration {
-        let Some((busy, threads)) = busy.filter(|(_, threads)| *threads > 0) else {
+    /// Returns the linger for the next batch at `now`, calling `read` for the workload only
+    /// when a window starts or ends: the sequencer wakes several times per window under load.
+    pub fn update(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce() -> Option<(Duration, u32)>,
+    ) -> Duration {
+        if let Some((started, _)) = self.window
+            && now.saturating_duration_since(started) < WINDOW
+        {
+            return self.current;
+        }
+        let Some((busy, threads)) = read().filter(|(_, threads)| *threads > 0) else {
             self.window = None;
             return self.current;
         };
@@ -74,9 +84,6 @@ impl LingerControl {
             return self.current;
         };
         let elapsed = now.saturating_duration_since(started);
-        if elapsed < WINDOW {
-            return self.current;
-        }
         let capacity = elapsed.as_secs_f64() * f64::from(threads);
         let idle = 1.0 - busy.saturating_sub(busy_then).as_secs_f64() / capacity;
         let step = self.longest / 20;
@@ -115,7 +122,7 @@ mod tests {
                 now: Instant::now(),
                 busy: Duration::ZERO,
             };
-            feed.control.update(feed.now, Some((feed.busy, THREADS)));
+            feed.control.update(feed.now, || Some((feed.busy, THREADS)));
             feed
         }
 
@@ -126,7 +133,7 @@ mod tests {
                 .map(|_| {
                     self.now += WINDOW;
                     self.busy += Duration::from_secs_f64(busy);
-                    self.control.update(self.now, Some((self.busy, THREADS)))
+                    self.control.update(self.now, || Some((self.busy, THREADS)))
                 })
                 .collect()
         }
@@ -164,10 +171,16 @@ mod tests {
     fn a_reading_within_the_window_changes_nothing() {
         let mut control = LingerControl::new(LONGEST);
         let start = Instant::now();
-        control.update(start, Some((Duration::ZERO, 2)));
-        // Wholly idle, but for less than a window: too short to judge.
-        let linger = control.update(start + WINDOW / 2, Some((Duration::ZERO, 2)));
+        let mut reads = 0;
+        let mut idle = || {
+            reads += 1;
+            Some((Duration::ZERO, 2))
+        };
+        control.update(start, &mut idle);
+        // Wholly idle, but for less than a window: too short to judge, and not even read.
+        let linger = control.update(start + WINDOW / 2, &mut idle);
         assert_eq!(linger, LONGEST / 4);
+        assert_eq!(reads, 1);
     }
 
     #[test]
@@ -175,9 +188,9 @@ mod tests {
         let mut control = LingerControl::new(LONGEST);
         let start = Instant::now();
         for i in 0..10 {
-            assert_eq!(control.update(start + WINDOW * i, None), LONGEST / 4);
+            assert_eq!(control.update(start + WINDOW * i, || None), LONGEST / 4);
             assert_eq!(
-                control.update(start + WINDOW * i, Some((Duration::ZERO, 0))),
+                control.update(start + WINDOW * i, || Some((Duration::ZERO, 0))),
                 LONGEST / 4
             );
         }

@@ -316,8 +316,8 @@ impl Log {
             self.last_tick_ms
                 .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
             let before = control.current();
-            let busy = self.options.workload.as_ref().and_then(|w| w.busy());
-            let linger = control.update(Instant::now(), busy);
+            let workload = self.options.workload.as_ref();
+            let linger = control.update(Instant::now(), || workload.and_then(|w| w.busy()));
             if linger != before {
                 self.observer.linger_changed(&self.name, linger);
             }
