@@ -243,7 +243,7 @@ pub struct LogConfig {
     #[serde(default = "default_sequence_interval", with = "humantime_serde")]
     pub sequence_interval: Duration,
     /// Under load, the longest a batch may wait for more entries before it is committed;
-    /// within it the linger follows how busy the request workers are. Default 10 ms; 0 commits
+    /// within it the linger follows how busy the request workers are. Default 20 ms; 0 commits
     /// every batch at once.
     #[serde(default = "default_batch_linger", with = "humantime_serde")]
     pub batch_linger: Duration,
@@ -343,9 +343,12 @@ fn default_sequence_interval() -> Duration {
 /// (`sigil_ctlog::linger`). A fixed linger suits one machine and one client count: on the
 /// 2-core project machine 2 ms left 10–15% of the cores idle at 16 connections, while 64
 /// connections kept them busy at up to 10 ms; another machine lost a fifth of its P-384 rate at
-/// 5 ms (`docs/performance-history.md`, sessions 14, 17 and 23).
+/// 5 ms. With the linger following the workers, a longest of 20 ms rather than 10 ms let
+/// batches at 64 connections grow from about 14 entries to about 38 and raised the rate by
+/// 3–5%, and changed nothing at 8 or 16 (`docs/performance-history.md`, sessions 14, 17, 23
+/// and 24).
 fn default_batch_linger() -> Duration {
-    Duration::from_millis(10)
+    Duration::from_millis(20)
 }
 
 impl Default for ServerConfig {
@@ -632,7 +635,7 @@ mod tests {
         assert_eq!(config.ca.cert_validity, Duration::from_secs(600));
         assert_eq!(config.ct_log.sct, SctMode::Embedded);
         assert_eq!(config.log.sequence_interval, Duration::from_millis(100));
-        assert_eq!(config.log.batch_linger, Duration::from_millis(10));
+        assert_eq!(config.log.batch_linger, Duration::from_millis(20));
         config.validate().unwrap();
     }
 

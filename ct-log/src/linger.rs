@@ -12,15 +12,16 @@
 //! [`LingerControl`] watches how much of the time the request threads had nothing to do (a
 //! [`Workload`] tells it) over windows of [`WINDOW`]: above [`IDLE_HIGH`] it shortens the linger
 //! by a quarter, below [`IDLE_LOW`] it lengthens it by a twentieth of the longest, and between
-//! the two it keeps it. Some idle time is there at any linger (a thread between two requests,
-//! the time a virtual machine's host steals), so the band is not at zero.
+//! the two it keeps it. Some idle time is there at any linger (a thread between two requests),
+//! so the band is not at zero.
 
 use std::time::{Duration, Instant};
 
 /// How the threads that submit entries (a server's request workers) spend their time.
 pub trait Workload: Send + Sync {
     /// The time they have been running or ready to run since they started, summed over them,
-    /// and how many there are; `None` when it cannot be read.
+    /// and how many there are; `None` when it cannot be read. Time a virtual machine's host
+    /// held a running thread up belongs here too: that thread had work.
     fn busy(&self) -> Option<(Duration, u32)>;
 }
 
