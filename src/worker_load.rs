@@ -19,7 +19,8 @@ use sigil_ctlog::linger::Workload;
 /// too coarse for one linger window of 25 ms, so its share is averaged over this long.
 const STEAL_PERIOD: Duration = Duration::from_secs(1);
 
-/// The request worker threads' `schedstat` files, opened by each worker as it starts.
+/// The request worker threads' `schedstat` files, opened by each worker as it starts, and the
+/// machine's steal time.
 #[derive(Debug, Default)]
 pub struct WorkerLoad {
     state: Mutex<State>,
@@ -163,6 +164,7 @@ mod tests {
         assert_eq!(busy_time(b"x 1 2\n"), None);
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn steal_time_is_the_cpu_lines_eighth_number_and_the_cpus_are_counted() {
         let stat = "cpu  181457 21968 11982 95759 1241 0 1264 1839 0 0\n\
