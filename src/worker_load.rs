@@ -30,10 +30,7 @@ pub struct WorkerLoad {
 struct State {
     // Thread ID and its open `schedstat`; a worker that builds the app twice is counted once.
     workers: Vec<(i32, File)>,
-    steal: StealShare,
-    // Steal time credited to the workers so far, and when it was last credited.
-    credited: Duration,
-    credited_at: Option<Instant>,
+    steal: StealCredit,
 }
 
 impl WorkerLoad {
@@ -69,28 +66,37 @@ impl Workload for WorkerLoad {
         let (total, threads) = readings.fold((Duration::ZERO, 0), |(total, n), busy| {
             (total + busy, n + 1)
         });
-        let now = Instant::now();
-        let share = state.steal.at(now);
-        if let Some(then) = state.credited_at {
-            let elapsed = now.saturating_duration_since(then).as_secs_f64();
-            state.credited += Duration::from_secs_f64(elapsed * share * f64::from(threads));
-        }
-        state.credited_at = Some(now);
-        Some((total + state.credited, threads))
+        let credited = state.steal.credit(Instant::now(), threads);
+        Some((total + credited, threads))
     }
 }
 
-/// The share of each CPU's time the host has recently taken, from `/proc/stat`; zero where
-/// that cannot be read (outside Linux, or on bare metal, where it stays zero anyway).
+/// The steal time credited to the workers: since the last call, each worker is credited with
+/// the share of each CPU's time the host has recently taken, from `/proc/stat`. That share is
+/// zero where it cannot be read (outside Linux, or on bare metal, where it stays zero anyway).
 #[derive(Debug, Default)]
-struct StealShare {
+struct StealCredit {
     // The last reading: when, and the steal time of all CPUs together until then.
     read: Option<(Instant, Duration)>,
     share: f64,
+    // Steal time credited so far, and when it was last credited.
+    credited: Duration,
+    credited_at: Option<Instant>,
 }
 
-impl StealShare {
-    fn at(&mut self, now: Instant) -> f64 {
+impl StealCredit {
+    /// The steal time credited so far, after crediting `threads` workers up to `now`.
+    fn credit(&mut self, now: Instant, threads: u32) -> Duration {
+        let share = self.share_at(now);
+        if let Some(then) = self.credited_at {
+            let elapsed = now.saturating_duration_since(then).as_secs_f64();
+            self.credited += Duration::from_secs_f64(elapsed * share * f64::from(threads));
+        }
+        self.credited_at = Some(now);
+        self.credited
+    }
+
+    fn share_at(&mut self, now: Instant) -> f64 {
         if let Some((then, _)) = self.read
             && now.saturating_duration_since(then) < STEAL_PERIOD
         {
@@ -189,9 +195,10 @@ mod tests {
     fn time_the_host_steals_counts_as_busy() {
         let load = WorkerLoad::default();
         load.register_current_thread().unwrap();
-        load.state.lock().unwrap().steal = StealShare {
+        load.state.lock().unwrap().steal = StealCredit {
             read: Some((Instant::now(), Duration::ZERO)),
             share: 0.5,
+            ..StealCredit::default()
         };
         let start = Instant::now();
         let (before, _) = load.busy().unwrap();
