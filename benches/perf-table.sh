@@ -31,6 +31,11 @@ stop() { # the running server, if any, and wait until it is gone
 serve() { # serve CA_KEY_TYPE [STORAGE_URL]
     # The previous server must be gone, or the new one cannot bind and the old one answers.
     stop
+    # A server already answering there (the wrk check's, say) would be measured in place of this
+    # one, which could not bind: refuse instead.
+    if curl -sf "$server/readyz" >/dev/null 2>&1; then
+        echo "something already serves $server; stop it first" >&2 && exit 1
+    fi
     rm -rf "$work/data" && mkdir -p "$work/data"
     (cd "$work/data" && exec env SIGIL_LIMITS__IP_RATE=0 SIGIL_LIMITS__IDENTITY_RATE=0 \
         SIGIL_CA__KEY_TYPE="$1" SIGIL_SERVER__LISTEN="127.0.0.1:$port" \
