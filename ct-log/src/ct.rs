@@ -6,7 +6,8 @@
 //! with empty extensions (older sigstore-python rejects any extension), and returned only once
 //! the entry is durable. Any EKU is accepted: Fulcio's leaves are code-signing certificates.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use der::{Decode, Encode};
 use x509_parser::prelude::FromDer;
@@ -16,10 +17,10 @@ use crate::key::LogKey;
 use crate::log::{HeadSigner, Log, LogError, LogOptions, Observer, PendingEntry, now_ms};
 use crate::note::{self, Checkpoint, NoteSignature, TYPE_RFC6962_STH};
 use crate::rfc6962::{
-    self, Hash, SignedEntry, merkle_tree_leaf, precert_chain_entry, sha256,
-    tree_head_signature_input, x509_chain_entry,
+    self, Hash, SignedEntry, merkle_tree_leaf, sha256, tree_head_signature_input,
 };
-use crate::store::{Store, TreeHead};
+use crate::store::{Store, StoreError, TreeHead};
+use crate::stored_chain::{self, StoredEntry};
 
 /// OID of the precertificate poison extension, 1.3.6.1.4.1.11129.2.4.3.
 pub const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
@@ -95,9 +96,22 @@ pub struct CtLog {
     key: Arc<LogKey>,
     origin: String,
     roots: Roots,
-    // Fingerprints of issuers already durable in storage: nearly every submission names the
-    // same few issuers, which are then written once per process, not once per entry.
-    stored_issuers: std::sync::Mutex<std::collections::HashSet<Hash>>,
+    // The issuers known to be durable in storage, by fingerprint: nearly every submission names
+    // the same few, which are then written once per process, not once per entry, and read once
+    // to put entries' chains back together.
+    issuers: Mutex<Issuers>,
+}
+
+/// Issuer certificates (DER) by SHA-256 fingerprint.
+type Issuers = HashMap<Hash, Arc<[u8]>>;
+
+/// An entry as RFC 6962's `get-entries` serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The `MerkleTreeLeaf`.
+    pub leaf_input: Vec<u8>,
+    /// The `PrecertChainEntry` or the `certificate_chain`.
+    pub extra_data: Vec<u8>,
 }
 
 /// A precertificate from this process's own CA and the parts of its log entry.
@@ -140,7 +154,7 @@ impl CtLog {
             key,
             origin,
             roots: Roots::new(roots),
-            stored_issuers: Default::default(),
+            issuers: Default::default(),
         })
     }
 
@@ -174,7 +188,7 @@ impl CtLog {
         }
         let rest = certs.split_off(1);
         let entry = SignedEntry::X509(certs.swap_remove(0));
-        self.log_entry(entry, x509_chain_entry(&rest), &rest).await
+        self.log_entry(entry, None, &rest).await
     }
 
     /// RFC 6962 `add-pre-chain`: a precertificate (with the poison) and its chain.
@@ -210,8 +224,7 @@ impl CtLog {
             issuer_key_hash: *precert.issuer_key_hash,
             tbs: precert.tbs_without_poison,
         };
-        self.log_entry(entry, precert_chain_entry(precert.der, chain), chain)
-            .await
+        self.log_entry(entry, Some(precert.der), chain).await
     }
 
     /// Logs a final certificate issued by this process's own CA (detached-SCT mode).
@@ -220,12 +233,8 @@ impl CtLog {
         cert: &[u8],
         chain: &[Vec<u8>],
     ) -> Result<Logged, CtError> {
-        self.log_entry(
-            SignedEntry::X509(cert.to_vec()),
-            x509_chain_entry(chain),
-            chain,
-        )
-        .await
+        self.log_entry(SignedEntry::X509(cert.to_vec()), None, chain)
+            .await
     }
 
     async fn log_precert(&self, precert: &[u8], issuers: &[Vec<u8>]) -> Result<Logged, CtError> {
@@ -247,14 +256,15 @@ impl CtLog {
             issuer_key_hash: sha256(issuer_cert.tbs_certificate.subject_pki.raw),
             tbs: tbs_without_poison(precert)?,
         };
-        self.log_entry(entry, precert_chain_entry(precert, issuers), issuers)
-            .await
+        self.log_entry(entry, Some(precert), issuers).await
     }
 
+    /// Logs `entry`, stored with its precertificate (precert entries) and the fingerprints of
+    /// its chain, `issuers`.
     async fn log_entry(
         &self,
         entry: SignedEntry,
-        extra: Vec<u8>,
+        precert: Option<&[u8]>,
         issuers: &[Vec<u8>],
     ) -> Result<Logged, CtError> {
         let timestamp_ms = now_ms();
@@ -264,17 +274,15 @@ impl CtLog {
             .key
             .digitally_sign(&leaf)
             .map_err(|e| LogError::Sign(e.to_string()))?;
-        // Issuers first, so every fingerprint a data tile names is served once it is visible.
+        // Issuers first, so every fingerprint an entry names is served once it is visible.
+        let fingerprints: Vec<Hash> = issuers.iter().map(|d| sha256(d)).collect();
         let new: Vec<(Hash, Vec<u8>)> = {
-            let stored = self
-                .stored_issuers
-                .lock()
-                .map_err(|_| LogError::Unavailable("issuer cache poisoned".into()))?;
-            issuers
+            let known = self.known_issuers()?;
+            fingerprints
                 .iter()
-                .map(|d| (sha256(d), d))
-                .filter(|(fp, _)| !stored.contains(fp))
-                .map(|(fp, d)| (fp, d.clone()))
+                .zip(issuers)
+                .filter(|(fp, _)| !known.contains_key(*fp))
+                .map(|(fp, d)| (*fp, d.clone()))
                 .collect()
         };
         if !new.is_empty() {
@@ -283,15 +291,14 @@ impl CtLog {
                 .put_issuers(&new)
                 .await
                 .map_err(LogError::from)?;
-            if let Ok(mut stored) = self.stored_issuers.lock() {
-                stored.extend(new.iter().map(|(fp, _)| *fp));
-            }
+            self.known_issuers()?
+                .extend(new.into_iter().map(|(fp, d)| (fp, d.into())));
         }
         let sequenced = self
             .log
             .submit(PendingEntry {
                 leaf_input: leaf,
-                extra,
+                extra: stored_chain::encode(precert, &fingerprints),
                 timestamp_ms,
             })
             .await?;
@@ -316,6 +323,58 @@ impl CtLog {
         Ok(self.log.store().issuer(fingerprint).await?)
     }
 
+    /// Entries `[start, end)` of the durable log, as RFC 6962 serves them.
+    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<Entry>, LogError> {
+        let stored = self.log.entries(start, end).await?;
+        let parsed = stored
+            .iter()
+            .map(|e| StoredEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Entries written by another replica, or before this process started, may name issuers
+        // this process has not seen yet.
+        let missing: Vec<Hash> = {
+            let known = self.known_issuers()?;
+            let mut missing: Vec<Hash> = parsed
+                .iter()
+                .flat_map(|e| e.fingerprints())
+                .filter(|fp| !known.contains_key(fp))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            missing
+        };
+        for fingerprint in missing {
+            if let Some(der) = self.log.store().issuer(&fingerprint).await? {
+                self.known_issuers()?.insert(fingerprint, der.into());
+            }
+        }
+        let known = self.known_issuers()?;
+        stored
+            .iter()
+            .zip(&parsed)
+            .map(|(stored, parsed)| {
+                let extra_data = parsed
+                    .extra_data(|fp| known.get(fp).map(|d| &d[..]))
+                    .ok_or_else(|| {
+                        corrupt(format!(
+                            "entry {} names an issuer that is not stored",
+                            stored.index
+                        ))
+                    })?;
+                Ok(Entry {
+                    leaf_input: stored.leaf_input.clone(),
+                    extra_data,
+                })
+            })
+            .collect()
+    }
+
+    fn known_issuers(&self) -> Result<std::sync::MutexGuard<'_, Issuers>, LogError> {
+        self.issuers
+            .lock()
+            .map_err(|_| LogError::Unavailable("issuer cache poisoned".into()))
+    }
+
     /// A static-ct-api data tile: the `TileLeaf`s of entries `[256·index, 256·index + width)`.
     pub async fn data_tile(
         &self,
@@ -330,43 +389,20 @@ impl CtLog {
         let entries = self.log.entries(start, start + width).await?;
         let mut out = Vec::new();
         for e in &entries {
-            out.extend_from_slice(&tile_leaf(&e.leaf_input, &e.extra).ok_or_else(|| {
-                LogError::Store(crate::store::StoreError::Corrupt(format!(
-                    "entry {} is not a CT leaf",
-                    e.index
-                )))
-            })?);
+            let entry =
+                StoredEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index))?;
+            out.extend_from_slice(&entry.tile_leaf());
         }
         Ok(Some(out))
     }
 }
 
-/// static-ct-api `TileLeaf`: the TimestampedEntry, the precertificate (for precert entries),
-/// and the SHA-256 fingerprints of the chain.
-fn tile_leaf(leaf_input: &[u8], extra: &[u8]) -> Option<Vec<u8>> {
-    let timestamped = leaf_input.get(2..)?;
-    let entry_type = u16::from_be_bytes([*timestamped.get(8)?, *timestamped.get(9)?]);
-    let mut out = timestamped.to_vec();
-    let chain_bytes = if entry_type == 1 {
-        let (precert, rest) = rfc6962::take_prefixed(extra, 3)?;
-        rfc6962::put_prefixed(&mut out, 3, precert);
-        rest
-    } else {
-        extra
-    };
-    let (list, rest) = rfc6962::take_prefixed(chain_bytes, 3)?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let mut fingerprints = Vec::new();
-    let mut list = list;
-    while !list.is_empty() {
-        let (cert, next) = rfc6962::take_prefixed(list, 3)?;
-        fingerprints.extend_from_slice(&sha256(cert));
-        list = next;
-    }
-    rfc6962::put_prefixed(&mut out, 2, &fingerprints);
-    Some(out)
+fn not_ct(index: u64) -> LogError {
+    corrupt(format!("entry {index} is not a CT entry"))
+}
+
+fn corrupt(message: String) -> LogError {
+    LogError::Store(StoreError::Corrupt(message))
 }
 
 fn parse(der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>, CtError> {

@@ -17,4 +17,5 @@ pub mod merkle;
 pub mod note;
 pub mod rfc6962;
 pub mod store;
+mod stored_chain;
 pub mod tile;

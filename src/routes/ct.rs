@@ -198,12 +198,12 @@ async fn get_entries(
         )));
     }
     let end = q.end.min(size - 1).min(q.start + MAX_ENTRIES_PER_PAGE - 1);
-    let entries = state.ct.log().entries(q.start, end + 1).await?;
+    let entries = state.ct.entries(q.start, end + 1).await?;
     let full_page = end + 1 - q.start == MAX_ENTRIES_PER_PAGE;
     let body = json!({
         "entries": entries.iter().map(|e| json!({
             "leaf_input": STANDARD.encode(&e.leaf_input),
-            "extra_data": STANDARD.encode(&e.extra),
+            "extra_data": STANDARD.encode(&e.extra_data),
         })).collect::<Vec<_>>(),
     });
     Ok(HttpResponse::Ok()
@@ -245,14 +245,13 @@ async fn get_entry_and_proof(
         .await?;
     let entry = state
         .ct
-        .log()
         .entries(q.leaf_index, q.leaf_index + 1)
         .await?
         .pop()
         .ok_or(ApiError::Log(LogError::NotFound))?;
     Ok(immutable_json(json!({
         "leaf_input": STANDARD.encode(&entry.leaf_input),
-        "extra_data": STANDARD.encode(&entry.extra),
+        "extra_data": STANDARD.encode(&entry.extra_data),
         "audit_path": hashes(&proof),
     })))
 }

@@ -215,6 +215,26 @@ async fn an_rfc6962_monitor_reads_every_entry_and_agrees_with_every_sth() {
             text.contains("CT Precertificate Poison: critical"),
             "{text}"
         );
+        // The log stores the chain by fingerprint and must serve the certificates themselves.
+        let chain: Vec<Vec<u8>> = issued[0][1..]
+            .iter()
+            .map(|pem| {
+                openssl::x509::X509::from_pem(pem.as_bytes())
+                    .unwrap()
+                    .to_der()
+                    .unwrap()
+            })
+            .collect();
+        let u24 = |n: usize| (n as u32).to_be_bytes()[1..].to_vec();
+        let list: Vec<u8> = chain
+            .iter()
+            .flat_map(|c| [u24(c.len()), c.clone()].concat())
+            .collect();
+        assert_eq!(
+            extra[3 + len..],
+            [u24(list.len()), list].concat(),
+            "the chain after the precertificate: [intermediate, root]"
+        );
         leaf_hashes.push(sha256(&[&[0], &leaf]));
     }
     // Every STH agrees with the entries, and each is consistent with the next.
