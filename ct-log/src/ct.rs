@@ -320,7 +320,11 @@ impl CtLog {
 
     /// The issuer certificate with this SHA-256 fingerprint.
     pub async fn issuer(&self, fingerprint: &Hash) -> Result<Option<Vec<u8>>, LogError> {
-        Ok(self.log.store().issuer(fingerprint).await?)
+        let known = self.known_issuers()?.get(fingerprint).cloned();
+        match known {
+            Some(der) => Ok(Some(der.to_vec())),
+            None => Ok(self.log.store().issuer(fingerprint).await?),
+        }
     }
 
     /// Entries `[start, end)` of the durable log, as RFC 6962 serves them.
