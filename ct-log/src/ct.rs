@@ -320,11 +320,8 @@ impl CtLog {
 
     /// The issuer certificate with this SHA-256 fingerprint.
     pub async fn issuer(&self, fingerprint: &Hash) -> Result<Option<Vec<u8>>, LogError> {
-        let known = self.known_issuers()?.get(fingerprint).cloned();
-        match known {
-            Some(der) => Ok(Some(der.to_vec())),
-            None => Ok(self.log.store().issuer(fingerprint).await?),
-        }
+        self.load_issuers(std::iter::once(*fingerprint)).await?;
+        Ok(self.known_issuers()?.get(fingerprint).map(|d| d.to_vec()))
     }
 
     /// Entries `[start, end)` of the durable log, as RFC 6962 serves them.
@@ -334,24 +331,8 @@ impl CtLog {
             .iter()
             .map(|e| StoredEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index)))
             .collect::<Result<Vec<_>, _>>()?;
-        // Entries written by another replica, or before this process started, may name issuers
-        // this process has not seen yet.
-        let missing: Vec<Hash> = {
-            let known = self.known_issuers()?;
-            let mut missing: Vec<Hash> = parsed
-                .iter()
-                .flat_map(|e| e.fingerprints())
-                .filter(|fp| !known.contains_key(fp))
-                .collect();
-            missing.sort_unstable();
-            missing.dedup();
-            missing
-        };
-        for fingerprint in missing {
-            if let Some(der) = self.log.store().issuer(&fingerprint).await? {
-                self.known_issuers()?.insert(fingerprint, der.into());
-            }
-        }
+        self.load_issuers(parsed.iter().flat_map(|e| e.fingerprints()))
+            .await?;
         let known = self.known_issuers()?;
         stored
             .iter()
@@ -371,6 +352,23 @@ impl CtLog {
                 })
             })
             .collect()
+    }
+
+    /// Reads the issuers among `fingerprints` that this process does not hold yet from the
+    /// store: entries written by another replica, or before this process started, name them.
+    async fn load_issuers(&self, fingerprints: impl Iterator<Item = Hash>) -> Result<(), LogError> {
+        let mut missing: Vec<Hash> = {
+            let known = self.known_issuers()?;
+            fingerprints.filter(|fp| !known.contains_key(fp)).collect()
+        };
+        missing.sort_unstable();
+        missing.dedup();
+        for fingerprint in missing {
+            if let Some(der) = self.log.store().issuer(&fingerprint).await? {
+                self.known_issuers()?.insert(fingerprint, der.into());
+            }
+        }
+        Ok(())
     }
 
     fn known_issuers(&self) -> Result<std::sync::MutexGuard<'_, Issuers>, LogError> {
