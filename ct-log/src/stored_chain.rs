@@ -20,7 +20,8 @@ use crate::rfc6962::{self, Hash, sha256};
 const PRECERT_ENTRY: u16 = 1;
 
 /// The `extra` to store for an entry: its precertificate, if it is a precert entry, and the
-/// fingerprints of its chain.
+/// fingerprints of its chain (at most `chain::MAX_CHAIN`, far under the 2,047 that a 16-bit
+/// length holds).
 pub(crate) fn encode(precert: Option<&[u8]>, fingerprints: &[Hash]) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(precert.map_or(0, |p| 3 + p.len()) + 2 + 32 * fingerprints.len());
