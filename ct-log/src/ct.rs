@@ -20,7 +20,7 @@ use crate::rfc6962::{
     self, Hash, SignedEntry, merkle_tree_leaf, sha256, tree_head_signature_input,
 };
 use crate::store::{Store, StoreError, TreeHead};
-use crate::stored_chain::{self, StoredEntry};
+use crate::stored_chain::{self, ParsedEntry};
 
 /// OID of the precertificate poison extension, 1.3.6.1.4.1.11129.2.4.3.
 pub const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
@@ -329,29 +329,35 @@ impl CtLog {
         let stored = self.log.entries(start, end).await?;
         let parsed = stored
             .iter()
-            .map(|e| StoredEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index)))
+            .map(|e| ParsedEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index)))
             .collect::<Result<Vec<_>, _>>()?;
         self.load_issuers(parsed.iter().flat_map(|e| e.fingerprints()))
             .await?;
-        let known = self.known_issuers()?;
-        stored
-            .iter()
-            .zip(&parsed)
-            .map(|(stored, parsed)| {
-                let extra_data = parsed
-                    .extra_data(|fp| known.get(fp).map(|d| &d[..]))
-                    .ok_or_else(|| {
-                        corrupt(format!(
-                            "entry {} names an issuer that is not stored",
-                            stored.index
-                        ))
-                    })?;
-                Ok(Entry {
-                    leaf_input: stored.leaf_input.clone(),
-                    extra_data,
+        let extra_data = {
+            let known = self.known_issuers()?;
+            stored
+                .iter()
+                .zip(&parsed)
+                .map(|(stored, parsed)| {
+                    parsed
+                        .extra_data(|fp| known.get(fp).map(|d| &d[..]))
+                        .ok_or_else(|| {
+                            corrupt(format!(
+                                "entry {} names an issuer that is not stored",
+                                stored.index
+                            ))
+                        })
                 })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(stored
+            .into_iter()
+            .zip(extra_data)
+            .map(|(stored, extra_data)| Entry {
+                leaf_input: stored.leaf_input,
+                extra_data,
             })
-            .collect()
+            .collect())
     }
 
     /// Reads the issuers among `fingerprints` that this process does not hold yet from the
@@ -392,7 +398,7 @@ impl CtLog {
         let mut out = Vec::new();
         for e in &entries {
             let entry =
-                StoredEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index))?;
+                ParsedEntry::parse(&e.leaf_input, &e.extra).ok_or_else(|| not_ct(e.index))?;
             out.extend_from_slice(&entry.tile_leaf());
         }
         Ok(Some(out))

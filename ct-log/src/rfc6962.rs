@@ -218,10 +218,10 @@ pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
 }
 
 /// `extra_data` of an x509 entry: the chain after the leaf, as `ASN.1Cert certificate_chain<0..2^24-1>`.
-pub fn x509_chain_entry(chain: &[Vec<u8>]) -> Vec<u8> {
+pub fn x509_chain_entry<C: AsRef<[u8]>>(chain: &[C]) -> Vec<u8> {
     let mut list = Vec::new();
     for cert in chain {
-        put_prefixed(&mut list, 3, cert);
+        put_prefixed(&mut list, 3, cert.as_ref());
     }
     let mut out = Vec::with_capacity(list.len() + 3);
     put_prefixed(&mut out, 3, &list);
@@ -230,7 +230,7 @@ pub fn x509_chain_entry(chain: &[Vec<u8>]) -> Vec<u8> {
 
 /// `extra_data` of a precert entry: `PrecertChainEntry { ASN.1Cert pre_certificate; ASN.1Cert
 /// precertificate_chain<0..2^24-1>; }`.
-pub fn precert_chain_entry(precert: &[u8], chain: &[Vec<u8>]) -> Vec<u8> {
+pub fn precert_chain_entry<C: AsRef<[u8]>>(precert: &[u8], chain: &[C]) -> Vec<u8> {
     let mut out = Vec::new();
     put_prefixed(&mut out, 3, precert);
     out.extend_from_slice(&x509_chain_entry(chain));
@@ -296,11 +296,14 @@ mod tests {
 
     #[test]
     fn extra_data_formats() {
-        assert_eq!(x509_chain_entry(&[]), vec![0, 0, 0]);
+        assert_eq!(x509_chain_entry::<Vec<u8>>(&[]), vec![0, 0, 0]);
         assert_eq!(
             x509_chain_entry(&[vec![1, 2]]),
             vec![0, 0, 5, 0, 0, 2, 1, 2]
         );
-        assert_eq!(precert_chain_entry(&[9], &[]), vec![0, 0, 1, 9, 0, 0, 0]);
+        assert_eq!(
+            precert_chain_entry::<Vec<u8>>(&[9], &[]),
+            vec![0, 0, 1, 9, 0, 0, 0]
+        );
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn encode(precert: Option<&[u8]>, fingerprints: &[Hash]) -> Vec<u8> {
 }
 
 /// A stored entry, split into the parts both read paths need.
-pub(crate) struct StoredEntry<'a> {
+pub(crate) struct ParsedEntry<'a> {
     /// The `TimestampedEntry`: `leaf_input` after its version and leaf type.
     timestamped: &'a [u8],
     /// The stored `extra` as it is.
@@ -50,7 +50,7 @@ enum Chain<'a> {
     Certificates(&'a [u8]),
 }
 
-impl<'a> StoredEntry<'a> {
+impl<'a> ParsedEntry<'a> {
     /// Splits an entry of either form; `None` if it is not a CT entry.
     pub(crate) fn parse(leaf_input: &'a [u8], extra: &'a [u8]) -> Option<Self> {
         let timestamped = leaf_input.get(2..)?;
@@ -71,7 +71,7 @@ impl<'a> StoredEntry<'a> {
             (_, Some((certificates, []))) => Chain::Certificates(certificates),
             _ => return None,
         };
-        Some(StoredEntry {
+        Some(ParsedEntry {
             timestamped,
             extra,
             precert,
@@ -88,7 +88,7 @@ impl<'a> StoredEntry<'a> {
         };
         fingerprints
             .chunks_exact(32)
-            .map(|f| f.try_into().expect("chunks of 32 bytes"))
+            .filter_map(|f| Hash::try_from(f).ok())
     }
 
     /// RFC 6962 `extra_data`, with each fingerprint's certificate from `issuer`; `None` if
@@ -100,16 +100,14 @@ impl<'a> StoredEntry<'a> {
         if let Chain::Certificates(_) = self.chain {
             return Some(self.extra.to_vec());
         }
-        let mut list = Vec::new();
-        for fingerprint in self.fingerprints() {
-            rfc6962::put_prefixed(&mut list, 3, issuer(&fingerprint)?);
-        }
-        let mut out = Vec::with_capacity(self.precert.map_or(0, |p| 3 + p.len()) + 3 + list.len());
-        if let Some(precert) = self.precert {
-            rfc6962::put_prefixed(&mut out, 3, precert);
-        }
-        rfc6962::put_prefixed(&mut out, 3, &list);
-        Some(out)
+        let chain = self
+            .fingerprints()
+            .map(|fingerprint| issuer(&fingerprint))
+            .collect::<Option<Vec<_>>>()?;
+        Some(match self.precert {
+            Some(precert) => rfc6962::precert_chain_entry(precert, &chain),
+            None => rfc6962::x509_chain_entry(&chain),
+        })
     }
 
     /// The static-ct-api `TileLeaf`.
@@ -168,8 +166,8 @@ mod tests {
             };
             let new = encode(precert, &fingerprints[..chain.len()]);
             let (new_entry, old_entry) = (
-                StoredEntry::parse(&leaf, &new).unwrap(),
-                StoredEntry::parse(&leaf, &old).unwrap(),
+                ParsedEntry::parse(&leaf, &new).unwrap(),
+                ParsedEntry::parse(&leaf, &old).unwrap(),
             );
             assert_eq!(new_entry.extra_data(issuer).unwrap(), old);
             assert_eq!(old_entry.extra_data(|_| None).unwrap(), old);
@@ -182,7 +180,7 @@ mod tests {
     fn tile_leaf_layout() {
         let new = encode(Some(&[5, 5]), &[[8; 32]]);
         let leaf = precert_leaf();
-        let tile_leaf = StoredEntry::parse(&leaf, &new).unwrap().tile_leaf();
+        let tile_leaf = ParsedEntry::parse(&leaf, &new).unwrap().tile_leaf();
         let mut want = leaf[2..].to_vec();
         want.extend_from_slice(&[0, 0, 2, 5, 5, 0, 32]);
         want.extend_from_slice(&[8; 32]);
@@ -198,16 +196,16 @@ mod tests {
             &[0, 0, 1, 5, 0, 1, 9][..],    // a fingerprint of one byte
             &[0, 0, 1, 5, 0, 0, 0, 0][..], // a trailing byte
         ] {
-            assert!(StoredEntry::parse(&leaf, extra).is_none(), "{extra:?}");
+            assert!(ParsedEntry::parse(&leaf, extra).is_none(), "{extra:?}");
         }
-        assert!(StoredEntry::parse(&[0, 0, 1], &[0, 0]).is_none());
+        assert!(ParsedEntry::parse(&[0, 0, 1], &[0, 0]).is_none());
     }
 
     #[test]
     fn a_missing_issuer_is_none() {
         let leaf = precert_leaf();
         let new = encode(Some(&[5]), &[[8; 32]]);
-        let entry = StoredEntry::parse(&leaf, &new).unwrap();
+        let entry = ParsedEntry::parse(&leaf, &new).unwrap();
         assert_eq!(entry.fingerprints().collect::<Vec<_>>(), vec![[8; 32]]);
         assert!(entry.extra_data(|_| None).is_none());
     }
