@@ -5,15 +5,12 @@
 
 use aws_lc_rs::digest::{Digest, SHA256};
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
+    OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
+};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
-
-const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const P256: &str = "1.2.840.10045.3.1.7";
-const P384: &str = "1.3.132.0.34";
-const P521: &str = "1.3.132.0.35";
-const ED25519: &str = "1.3.101.112";
-const RSA: &str = "1.2.840.113549.1.1.1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -36,23 +33,20 @@ impl PublicKey {
     /// `None` for a malformed SPKI or an unsupported key type.
     pub fn from_spki(der: &[u8]) -> Option<PublicKey> {
         let (_, spki) = SubjectPublicKeyInfo::from_der(der).ok()?;
-        let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
-            EC_PUBLIC_KEY => match spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|oid| oid.to_id_string())
-                .as_deref()
-            {
-                Some(P256) => Kind::P256,
-                Some(P384) => Kind::P384,
-                Some(P521) => Kind::P521,
+        let algorithm = &spki.algorithm.algorithm;
+        let kind = if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
+            match spki.algorithm.parameters.as_ref()?.as_oid().ok()? {
+                curve if curve == OID_EC_P256 => Kind::P256,
+                curve if curve == OID_NIST_EC_P384 => Kind::P384,
+                curve if curve == OID_NIST_EC_P521 => Kind::P521,
                 _ => return None,
-            },
-            ED25519 => Kind::Ed25519,
-            RSA => Kind::Rsa,
-            _ => return None,
+            }
+        } else if *algorithm == OID_SIG_ED25519 {
+            Kind::Ed25519
+        } else if *algorithm == OID_PKCS1_RSAENCRYPTION {
+            Kind::Rsa
+        } else {
+            return None;
         };
         Some(PublicKey {
             kind,

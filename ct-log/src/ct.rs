@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use x509_parser::prelude::FromDer;
 
@@ -22,10 +23,11 @@ use crate::rfc6962::{
 use crate::store::{Store, StoreError, TreeHead};
 use crate::stored_chain::{self, ParsedEntry};
 
-/// OID of the precertificate poison extension, 1.3.6.1.4.1.11129.2.4.3.
-pub const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
-/// OID of the Precertificate Signing Certificate EKU, 1.3.6.1.4.1.11129.2.4.4.
-const PRECERT_SIGNING_EKU: &str = "1.3.6.1.4.1.11129.2.4.4";
+/// OID of the precertificate poison extension.
+pub const POISON_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+/// OID of the Precertificate Signing Certificate EKU.
+const PRECERT_SIGNING_EKU: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.4");
 
 /// Why a submission was refused. Every variant but `Log` is the submitter's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +249,7 @@ impl CtLog {
             .first()
             .ok_or_else(|| CtError::InvalidChain("a precertificate needs its issuer".into()))?;
         let issuer_cert = parse(issuer)?;
-        if has_eku(&issuer_cert, PRECERT_SIGNING_EKU) {
+        if has_eku(&issuer_cert, &PRECERT_SIGNING_EKU) {
             return Err(CtError::InvalidChain(
                 "precertificates from a Precertificate Signing Certificate are not accepted".into(),
             ));
@@ -425,7 +427,7 @@ fn has_poison(der: &[u8]) -> Result<bool, CtError> {
     let poisons: Vec<_> = cert
         .extensions()
         .iter()
-        .filter(|e| e.oid.to_id_string() == POISON_OID)
+        .filter(|e| e.oid.as_bytes() == POISON_OID.as_bytes())
         .collect();
     match poisons.as_slice() {
         [] => Ok(false),
@@ -439,11 +441,13 @@ fn has_poison(der: &[u8]) -> Result<bool, CtError> {
     }
 }
 
-fn has_eku(cert: &x509_parser::certificate::X509Certificate<'_>, oid: &str) -> bool {
-    cert.extended_key_usage()
-        .ok()
-        .flatten()
-        .is_some_and(|eku| eku.value.other.iter().any(|o| o.to_id_string() == oid))
+fn has_eku(cert: &x509_parser::certificate::X509Certificate<'_>, oid: &ObjectIdentifier) -> bool {
+    cert.extended_key_usage().ok().flatten().is_some_and(|eku| {
+        eku.value
+            .other
+            .iter()
+            .any(|o| o.as_bytes() == oid.as_bytes())
+    })
 }
 
 /// The precertificate's TBSCertificate with the poison extension removed and every other byte
@@ -455,7 +459,7 @@ pub fn tbs_without_poison(precert: &[u8]) -> Result<Vec<u8>, CtError> {
 /// A certificate's TBSCertificate with the one extension `oid` removed and every other byte
 /// kept, re-encoded by the `der` crate: the poison of a precertificate, or the SCT list of a
 /// final certificate (whose result is then what its SCT signed).
-pub fn tbs_without_extension(cert: &[u8], oid: &str) -> Result<Vec<u8>, CtError> {
+pub fn tbs_without_extension(cert: &[u8], oid: ObjectIdentifier) -> Result<Vec<u8>, CtError> {
     let bad = |what: &str| CtError::InvalidChain(format!("certificate: {what}"));
     let cert_der = x509_cert::Certificate::from_der(cert).map_err(|e| bad(&e.to_string()))?;
     let mut tbs = cert_der.tbs_certificate;
@@ -465,13 +469,12 @@ pub fn tbs_without_extension(cert: &[u8], oid: &str) -> Result<Vec<u8>, CtError>
     if !contains(cert, &original) {
         return Err(bad("its TBSCertificate is not in canonical DER"));
     }
-    let target = der::asn1::ObjectIdentifier::new(oid).map_err(|e| bad(&e.to_string()))?;
     let extensions = tbs
         .extensions
         .as_mut()
         .ok_or_else(|| bad("no extensions"))?;
     let before = extensions.len();
-    extensions.retain(|e| e.extn_id != target);
+    extensions.retain(|e| e.extn_id != oid);
     if extensions.len() + 1 != before {
         return Err(bad(&format!("exactly one {oid} extension is required")));
     }
@@ -483,4 +486,78 @@ pub fn tbs_without_extension(cert: &[u8], oid: &str) -> Result<Vec<u8>, CtError>
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::ExtendedKeyUsage;
+    use openssl::x509::{X509Builder, X509Extension, X509NameBuilder};
+
+    /// A self-signed P-256 certificate with an EKU extension listing `ekus` after codeSigning,
+    /// and the poison extension if `poison`.
+    fn certificate(ekus: &[&str], poison: bool) -> Vec<u8> {
+        let key = PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "test").unwrap();
+        let name = name.build();
+        let mut builder = X509Builder::new().unwrap();
+        builder.set_version(2).unwrap();
+        builder.set_subject_name(&name).unwrap();
+        builder.set_issuer_name(&name).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        builder
+            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        let mut eku = ExtendedKeyUsage::new();
+        eku.code_signing();
+        for oid in ekus {
+            eku.other(oid);
+        }
+        builder.append_extension(eku.build().unwrap()).unwrap();
+        if poison {
+            let oid = Asn1Object::from_str(&POISON_OID.to_string()).unwrap();
+            let null = Asn1OctetString::new_from_bytes(&[0x05, 0x00]).unwrap();
+            builder
+                .append_extension(X509Extension::new_from_der(&oid, true, &null).unwrap())
+                .unwrap();
+        }
+        builder.sign(&key, MessageDigest::sha256()).unwrap();
+        builder.build().to_der().unwrap()
+    }
+
+    #[test]
+    fn the_precertificate_signing_eku_is_found_by_its_oid_among_others() {
+        let signing = certificate(&["1.3.6.1.5.5.7.3.1", "1.3.6.1.4.1.11129.2.4.4"], false);
+        let other = certificate(&["1.3.6.1.4.1.11129.2.4.5"], false);
+        assert!(has_eku(&parse(&signing).unwrap(), &PRECERT_SIGNING_EKU));
+        assert!(!has_eku(&parse(&other).unwrap(), &PRECERT_SIGNING_EKU));
+    }
+
+    #[test]
+    fn the_poison_is_found_and_removed_and_nothing_else_is() {
+        let precert = certificate(&[], true);
+        assert!(has_poison(&precert).unwrap());
+        assert!(!has_poison(&certificate(&[], false)).unwrap());
+        let tbs = tbs_without_poison(&precert).unwrap();
+        let tbs = x509_cert::TbsCertificate::from_der(&tbs).unwrap();
+        let left: Vec<_> = tbs.extensions.unwrap().iter().map(|e| e.extn_id).collect();
+        assert_eq!(
+            left,
+            [ObjectIdentifier::new_unwrap("2.5.29.37")],
+            "only the EKU should be left"
+        );
+        assert!(tbs_without_poison(&certificate(&[], false)).is_err());
+    }
 }

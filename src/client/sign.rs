@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use der::asn1::ObjectIdentifier;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509ReqBuilder};
@@ -17,7 +18,7 @@ use super::trust::{TrustMaterial, TrustedLog};
 use super::{ClientError, bundle};
 
 /// OID of the embedded SCT list extension.
-const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
+const SCT_LIST_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
 /// A signing certificate and its private key, which never leaves memory.
 pub struct SigningCertificate {
@@ -230,7 +231,7 @@ pub fn verify_embedded_sct(
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| e.oid.to_id_string() == SCT_LIST_OID)
+        .find(|e| e.oid.as_bytes() == SCT_LIST_OID.as_bytes())
         .ok_or_else(|| ClientError::Sct("the certificate has no embedded SCT".into()))?;
     let (_, list) = x509_parser::der_parser::asn1_rs::OctetString::from_der(ext.value)
         .map_err(|_| ClientError::Sct("the SCT list is not an OCTET STRING".into()))?;
