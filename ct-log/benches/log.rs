@@ -18,38 +18,25 @@
 // A benchmark: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use sigil_ctlog::key::LogKey;
-use sigil_ctlog::log::{HeadSigner, Log, LogOptions, Observer, PendingEntry};
+use sigil_ctlog::log::{HeadSigner, Log, LogOptions, Observer};
 use sigil_ctlog::merkle::{self, CompactRange};
-use sigil_ctlog::note::Checkpoint;
 use sigil_ctlog::rfc6962::{Hash, leaf_hash};
 use sigil_ctlog::store::Store;
 use tokio::runtime::Runtime;
+
+use common::{CheckpointSigner, entry};
 
 /// Bytes of each leaf: a P-384 issuance's CT entry (its TimestampedEntry) is about this long.
 const LEAF_BYTES: usize = 540;
 /// Entries in the log that proofs are asked of.
 const PROOF_LOG: u64 = 1 << 16;
-
-struct CheckpointSigner(LogKey);
-
-impl HeadSigner for CheckpointSigner {
-    fn sign_head(&self, size: u64, root: &Hash, _ts: u64) -> Result<(Vec<u8>, String), String> {
-        let body = Checkpoint {
-            origin: "bench".into(),
-            size,
-            root: *root,
-        }
-        .body();
-        let signature = self.0.sign(body.as_bytes()).map_err(|e| e.to_string())?;
-        Ok((signature, body))
-    }
-}
 
 /// Counts committed batches and their entries, so that a run can check that each timed batch
 /// was committed as one.
@@ -66,17 +53,6 @@ impl Observer for Batches {
     }
 }
 
-/// A distinct entry for every `n`.
-fn entry(n: u64) -> PendingEntry {
-    let mut leaf_input = vec![0u8; LEAF_BYTES];
-    leaf_input[..8].copy_from_slice(&n.to_be_bytes());
-    PendingEntry {
-        leaf_input,
-        extra: n.to_be_bytes().to_vec(),
-        timestamp_ms: 1,
-    }
-}
-
 /// A SQLite log in a fresh file under the target directory, its sequencer running on `rt`.
 fn open(rt: &Runtime, dir: &std::path::Path, observer: Arc<Batches>) -> Arc<Log> {
     rt.block_on(async {
@@ -86,7 +62,7 @@ fn open(rt: &Runtime, dir: &std::path::Path, observer: Arc<Batches>) -> Arc<Log>
         let log = Log::open(
             "bench",
             store,
-            Arc::new(CheckpointSigner(LogKey::generate_p256().unwrap())),
+            Arc::new(CheckpointSigner::new("bench")),
             Some(observer),
             LogOptions::default(),
         )
@@ -103,7 +79,8 @@ fn open(rt: &Runtime, dir: &std::path::Path, observer: Arc<Batches>) -> Arc<Log>
 async fn append(log: &Arc<Log>, next: &AtomicU64, count: u64) {
     let mut submitters = tokio::task::JoinSet::new();
     for _ in 0..count {
-        let (log, entry) = (log.clone(), entry(next.fetch_add(1, Ordering::Relaxed)));
+        let entry = entry(next.fetch_add(1, Ordering::Relaxed), LEAF_BYTES);
+        let log = log.clone();
         submitters.spawn(async move { log.submit(entry).await });
     }
     while let Some(sequenced) = submitters.join_next().await {
@@ -150,7 +127,7 @@ fn commit(c: &mut Criterion) {
 }
 
 fn checkpoint(c: &mut Criterion) {
-    let signer = CheckpointSigner(LogKey::generate_p256().unwrap());
+    let signer = CheckpointSigner::new("bench");
     let root = leaf_hash(b"root");
     c.bench_function("checkpoint/sign-p256", |b| {
         b.iter(|| signer.sign_head(PROOF_LOG, &root, 1).unwrap())
@@ -196,7 +173,7 @@ fn proof(c: &mut Criterion) {
                 rt.block_on(Log::open(
                     "bench",
                     store.clone(),
-                    Arc::new(CheckpointSigner(LogKey::generate_p256().unwrap())),
+                    Arc::new(CheckpointSigner::new("bench")),
                     None,
                     LogOptions::default(),
                 ))

@@ -11,15 +11,16 @@
 // A benchmark: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sigil_ctlog::key::LogKey;
-use sigil_ctlog::log::{HeadSigner, Log, LogOptions, PendingEntry};
+use sigil_ctlog::log::{Log, LogOptions};
 use sigil_ctlog::merkle;
-use sigil_ctlog::note::Checkpoint;
-use sigil_ctlog::rfc6962::Hash;
 use sigil_ctlog::store::Store;
+
+use common::{CheckpointSigner, entry};
 
 /// Bytes of each leaf: about a `hashedrekord` body without its certificate.
 const LEAF_BYTES: usize = 512;
@@ -34,33 +35,6 @@ const FILLERS: u64 = 20_000;
 /// Proofs timed at each size.
 const PROOFS: u64 = 1_000;
 
-struct CheckpointSigner(LogKey);
-
-impl HeadSigner for CheckpointSigner {
-    fn sign_head(&self, size: u64, root: &Hash, _ts: u64) -> Result<(Vec<u8>, String), String> {
-        let body = Checkpoint {
-            origin: "scale".into(),
-            size,
-            root: *root,
-        }
-        .body();
-        let signature = self.0.sign(body.as_bytes()).map_err(|e| e.to_string())?;
-        Ok((signature, body))
-    }
-}
-
-/// Entry `n`: distinct, `LEAF_BYTES` long.
-fn entry(n: u64) -> PendingEntry {
-    let mut leaf_input = vec![0u8; LEAF_BYTES];
-    leaf_input[..8].copy_from_slice(&n.to_be_bytes());
-    leaf_input[8..16].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-    PendingEntry {
-        leaf_input,
-        extra: n.to_be_bytes().to_vec(),
-        timestamp_ms: 1,
-    }
-}
-
 /// Appends entries `[from, to)` with `concurrency` submitters.
 async fn append(log: &Arc<Log>, from: u64, to: u64, concurrency: u64) {
     let next = Arc::new(std::sync::atomic::AtomicU64::new(from));
@@ -73,7 +47,7 @@ async fn append(log: &Arc<Log>, from: u64, to: u64, concurrency: u64) {
                     if n >= to {
                         break;
                     }
-                    log.submit(entry(n)).await.expect("append");
+                    log.submit(entry(n, LEAF_BYTES)).await.expect("append");
                 }
             })
         })
@@ -84,7 +58,6 @@ async fn append(log: &Arc<Log>, from: u64, to: u64, concurrency: u64) {
 }
 
 async fn open(store: &Store) -> Arc<Log> {
-    let key = LogKey::generate_p256().unwrap();
     let options = LogOptions {
         unique_leaves: std::env::var("SIGIL_SCALE_UNIQUE").map_or(true, |v| v != "0"),
         interval: Duration::from_millis(100),
@@ -93,7 +66,7 @@ async fn open(store: &Store) -> Arc<Log> {
     let log = Log::open(
         "scale",
         store.clone(),
-        Arc::new(CheckpointSigner(key)),
+        Arc::new(CheckpointSigner::new("scale")),
         None,
         options,
     )
