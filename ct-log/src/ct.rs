@@ -23,7 +23,7 @@ use crate::rfc6962::{
 use crate::store::{Store, StoreError, TreeHead};
 use crate::stored_chain::{self, ParsedEntry};
 
-/// OID of the precertificate poison extension.
+/// OID of the precertificate poison extension (RFC 6962 §3.1).
 pub const POISON_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
 /// OID of the Precertificate Signing Certificate EKU.
 const PRECERT_SIGNING_EKU: ObjectIdentifier =

@@ -1,6 +1,7 @@
 //! RFC 6962 hashing and TLS encodings: leaves, SCTs, tree heads. No HTTP, no database: bytes
 //! in, bytes out.
 
+use der::asn1::ObjectIdentifier;
 use openssl::sha::Sha256;
 
 /// A SHA-256 node or leaf hash.
@@ -205,7 +206,10 @@ pub fn parse_sct_list(list: &[u8]) -> Option<Vec<Sct>> {
     Some(scts)
 }
 
-/// The `extnValue` contents of the embedded SCT list extension (OID 1.3.6.1.4.1.11129.2.4.2):
+/// OID of the embedded SCT list extension (RFC 6962 §3.3).
+pub const SCT_LIST_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+
+/// The `extnValue` contents of the embedded SCT list extension ([`SCT_LIST_OID`]):
 /// a DER OCTET STRING wrapping the TLS `SignedCertificateTimestampList`.
 pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
     let mut list = Vec::new();

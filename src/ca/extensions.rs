@@ -56,6 +56,15 @@ macro_rules! fulcio_extensions {
                 match self { $(FulcioExt::$variant => $yaml),* }
             }
 
+            /// The extension whose OID is encoded as `bytes` (the contents octets, as
+            /// x509-parser's `Oid::as_bytes` gives them), if it is one of Fulcio's.
+            pub fn from_oid_bytes(bytes: &[u8]) -> Option<FulcioExt> {
+                FulcioExt::ALL
+                    .iter()
+                    .copied()
+                    .find(|e| e.object_id().as_bytes() == bytes)
+            }
+
             /// Looks up an `extension-templates` key, in YAML or Fulcio's JSON spelling.
             pub fn from_config_name(name: &str) -> Option<FulcioExt> {
                 match name {
@@ -131,6 +140,22 @@ mod tests {
             !arcs.contains(&7),
             "1.7 is the otherName type-id, not an extension"
         );
+    }
+
+    #[test]
+    fn every_extension_is_found_by_its_encoded_oid_and_nothing_else_is() {
+        for ext in FulcioExt::ALL {
+            assert_eq!(
+                FulcioExt::from_oid_bytes(ext.object_id().as_bytes()),
+                Some(*ext)
+            );
+        }
+        assert_eq!(
+            FulcioExt::from_oid_bytes(OTHERNAME_SAN_OID.as_bytes()),
+            None
+        );
+        let sct_list = sigil_ctlog::rfc6962::SCT_LIST_OID;
+        assert_eq!(FulcioExt::from_oid_bytes(sct_list.as_bytes()), None);
     }
 
     #[test]

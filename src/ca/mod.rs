@@ -16,11 +16,12 @@ mod tbs;
 
 use std::time::Duration;
 
-use der::asn1::ObjectIdentifier;
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509StoreContext};
 use rcgen::SigningKey;
+use sigil_ctlog::ct::POISON_OID;
+use sigil_ctlog::rfc6962::SCT_LIST_OID;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -69,11 +70,6 @@ pub struct IssuedCertificate {
     /// Serial number in hex, for audit lines.
     pub serial_hex: String,
 }
-
-/// OID of the precertificate poison extension (RFC 6962 §3.1).
-const POISON_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
-/// OID of the embedded SCT list extension (RFC 6962 §3.3).
-const SCT_LIST_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
 /// A leaf whose every field is fixed, ready to be signed as precertificate and final: its
 /// TBSCertificate without the poison or the SCT list.

@@ -164,7 +164,8 @@ pub(super) mod tests {
             &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
             value.to_vec(),
         ));
-        let sct_list = extension(crate::ca::SCT_LIST_OID, false, &value).expect("extension");
+        let sct_list =
+            extension(sigil_ctlog::rfc6962::SCT_LIST_OID, false, &value).expect("extension");
         let appended = with_extension(&plain, &sct_list).expect("appended");
         assert_eq!(appended, with_it);
 
@@ -182,7 +183,7 @@ pub(super) mod tests {
             CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
         critical.set_criticality(true);
         let (plain, with_it, _) = rendered(critical);
-        let poison = extension(crate::ca::POISON_OID, true, &[0x05, 0x00]).expect("poison");
+        let poison = extension(sigil_ctlog::ct::POISON_OID, true, &[0x05, 0x00]).expect("poison");
         assert_eq!(with_extension(&plain, &poison).expect("appended"), with_it);
     }
 

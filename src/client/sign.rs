@@ -6,19 +6,15 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use der::asn1::ObjectIdentifier;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509ReqBuilder};
 use serde_json::{Value, json};
-use sigil_ctlog::rfc6962::{SignedEntry, merkle_tree_leaf, parse_sct_list, sha256};
+use sigil_ctlog::rfc6962::{SCT_LIST_OID, SignedEntry, merkle_tree_leaf, parse_sct_list, sha256};
 use x509_parser::prelude::FromDer;
 
 use super::trust::{TrustMaterial, TrustedLog};
 use super::{ClientError, bundle};
-
-/// OID of the embedded SCT list extension.
-const SCT_LIST_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 
 /// A signing certificate and its private key, which never leaves memory.
 pub struct SigningCertificate {

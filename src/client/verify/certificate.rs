@@ -1,17 +1,14 @@
 //! The signing certificate: its chain to a trusted authority at a signed time, its key usage,
 //! and the identity it states.
 
-use der::asn1::ObjectIdentifier;
 use x509_parser::der_parser::asn1_rs::{Any, Utf8String};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Policy, VerifyError, fail};
+use crate::ca::extensions::FulcioExt;
 use crate::client::trust::TrustedAuthority;
 use crate::pki::{EKU_CODE_SIGNING, chain_to};
 use crate::public_key::PublicKey;
-
-/// Fulcio's arc, 1.3.6.1.4.1.57264.1, under which its certificate extensions are numbered.
-const FULCIO_ARC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
 
 /// What verification reads from the leaf certificate.
 pub(super) struct Leaf {
@@ -45,17 +42,24 @@ impl Leaf {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     sans.extend(san.general_names.iter().filter_map(san_text))
                 }
-                // The last arc under Fulcio's, one byte for arcs below 128.
-                _ => match ext.oid.as_bytes().strip_prefix(FULCIO_ARC.as_bytes()) {
-                    Some([1]) => issuer_v1 = String::from_utf8(ext.value.to_vec()).ok(),
-                    Some([8]) => {
+                _ => match FulcioExt::from_oid_bytes(ext.oid.as_bytes()) {
+                    Some(FulcioExt::Issuer) => {
+                        issuer_v1 = String::from_utf8(ext.value.to_vec()).ok()
+                    }
+                    Some(FulcioExt::IssuerV2) => {
                         issuer_v2 = Utf8String::from_der(ext.value)
                             .ok()
                             .map(|(_, s)| s.string())
                     }
-                    Some(&[arc @ 2..=6]) => {
+                    Some(
+                        claim @ (FulcioExt::GithubWorkflowTrigger
+                        | FulcioExt::GithubWorkflowSha
+                        | FulcioExt::GithubWorkflowName
+                        | FulcioExt::GithubWorkflowRepository
+                        | FulcioExt::GithubWorkflowRef),
+                    ) => {
                         if let Ok(value) = String::from_utf8(ext.value.to_vec()) {
-                            claims.push((u64::from(arc), value));
+                            claims.push((claim.arc(), value));
                         }
                     }
                     _ => {}
