@@ -167,13 +167,14 @@ fn proof(c: &mut Criterion) {
     // A log opened afresh, as after a restart or on another replica: its tiles come from the
     // store. Opening it is not timed.
     let store = log.store().clone();
+    let signer: Arc<dyn HeadSigner> = Arc::new(CheckpointSigner::new("bench"));
     group.bench_function("inclusion-65536-store", |b| {
         b.iter_batched(
             || {
                 rt.block_on(Log::open(
                     "bench",
                     store.clone(),
-                    Arc::new(CheckpointSigner::new("bench")),
+                    signer.clone(),
                     None,
                     LogOptions::default(),
                 ))
