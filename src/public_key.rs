@@ -4,7 +4,7 @@
 //! skips OpenSSL 3's decoder lookups, whose global locks serialized concurrent requests.
 
 use aws_lc_rs::digest::{Digest, SHA256};
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{self, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm};
 use x509_parser::oid_registry::{
     OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
     OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
@@ -21,16 +21,31 @@ enum Kind {
     Rsa,
 }
 
-/// A public key from a DER SubjectPublicKeyInfo.
+impl Kind {
+    /// The algorithm of the key's usual signatures (see [`PublicKey::verify`]).
+    fn usual(self) -> &'static dyn VerificationAlgorithm {
+        match self {
+            Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
+            Kind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
+            Kind::P521 => &signature::ECDSA_P521_SHA512_ASN1,
+            Kind::Ed25519 => &signature::ED25519,
+            Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
+        }
+    }
+}
+
+/// A public key from a DER SubjectPublicKeyInfo, parsed once for its usual signatures: a
+/// trusted log's key checks a SET, a checkpoint and an SCT in every bundle verified.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
     kind: Kind,
-    /// The subjectPublicKey bits: an EC point, an Ed25519 key, or a PKCS#1 RSA key.
-    bytes: Vec<u8>,
+    /// The subjectPublicKey bits (an EC point, an Ed25519 key, or a PKCS#1 RSA key), parsed
+    /// for [`Kind::usual`].
+    key: ParsedPublicKey,
 }
 
 impl PublicKey {
-    /// `None` for a malformed SPKI or an unsupported key type.
+    /// `None` for a malformed SPKI or key, or an unsupported key type.
     pub fn from_spki(der: &[u8]) -> Option<PublicKey> {
         let (_, spki) = SubjectPublicKeyInfo::from_der(der).ok()?;
         let algorithm = &spki.algorithm.algorithm;
@@ -48,42 +63,31 @@ impl PublicKey {
         } else {
             return None;
         };
-        Some(PublicKey {
-            kind,
-            bytes: spki.subject_public_key.data.to_vec(),
-        })
+        let key = ParsedPublicKey::new(kind.usual(), &spki.subject_public_key.data).ok()?;
+        Some(PublicKey { kind, key })
     }
 
     /// A signature over `message` with the key's usual hash: SHA-256 for P-256 and RSA
-    /// (PKCS#1 v1.5), SHA-384 for P-384, SHA-512 for P-521, none for Ed25519. This is how logs sign SETs,
-    /// checkpoints and SCTs, and how DSSE envelopes are signed.
+    /// (PKCS#1 v1.5), SHA-384 for P-384, SHA-512 for P-521, none for Ed25519. This is how logs
+    /// sign SETs, checkpoints and SCTs, and how DSSE envelopes are signed.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        let algorithm: &dyn VerificationAlgorithm = match self.kind {
-            Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
-            Kind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
-            Kind::P521 => &signature::ECDSA_P521_SHA512_ASN1,
-            Kind::Ed25519 => &signature::ED25519,
-            Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
-        };
-        UnparsedPublicKey::new(algorithm, &self.bytes)
-            .verify(message, sig)
-            .is_ok()
+        self.key.verify_sig(message, sig).is_ok()
     }
 
     /// A signature over a SHA-256 digest, as a `hashedrekord` signs an artifact whatever the
     /// key's curve.
     pub fn verify_prehashed(&self, digest: &[u8; 32], sig: &[u8]) -> bool {
-        let algorithm: &dyn VerificationAlgorithm = match self.kind {
-            Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
-            Kind::P384 => &signature::ECDSA_P384_SHA256_ASN1,
-            Kind::P521 => &signature::ECDSA_P521_SHA256_ASN1,
-            Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Kind::Ed25519 => return false,
-        };
         let Ok(digest) = Digest::import_less_safe(digest, &SHA256) else {
             return false;
         };
-        UnparsedPublicKey::new(algorithm, &self.bytes)
+        // P-256 and RSA keys sign SHA-256 as usual; a larger curve's key is parsed again for it.
+        let other: &'static dyn VerificationAlgorithm = match self.kind {
+            Kind::P256 | Kind::Rsa => return self.key.verify_digest_sig(&digest, sig).is_ok(),
+            Kind::P384 => &signature::ECDSA_P384_SHA256_ASN1,
+            Kind::P521 => &signature::ECDSA_P521_SHA256_ASN1,
+            Kind::Ed25519 => return false,
+        };
+        UnparsedPublicKey::new(other, self.key.as_ref())
             .verify_digest(&digest, sig)
             .is_ok()
     }
@@ -132,5 +136,18 @@ mod tests {
         assert!(public.verify(b"note", &sig));
         assert!(!public.verify(b"nope", &sig));
         assert!(PublicKey::from_spki(b"not a key").is_none());
+    }
+
+    /// A key is parsed when it is read, so a point off its curve is refused there rather than
+    /// failing every signature later.
+    #[test]
+    fn a_point_off_the_curve_is_not_a_key() {
+        let key =
+            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
+        let mut spki = PKey::from_ec_key(key).unwrap().public_key_to_der().unwrap();
+        assert!(PublicKey::from_spki(&spki).is_some());
+        // The last byte of the uncompressed point is the low byte of y.
+        *spki.last_mut().unwrap() ^= 1;
+        assert!(PublicKey::from_spki(&spki).is_none());
     }
 }

@@ -15,6 +15,7 @@ use x509_parser::prelude::FromDer;
 
 use super::trust::{TrustMaterial, TrustedLog};
 use super::{ClientError, bundle};
+use crate::public_key::PublicKey;
 
 /// A signing certificate and its private key, which never leaves memory.
 pub struct SigningCertificate {
@@ -258,7 +259,7 @@ pub fn verify_embedded_sct(
         },
         &sct.extensions,
     );
-    if !verify_digitally_signed(&log.key, &signed, &sct.signature) {
+    if !verify_digitally_signed(log.key.as_ref(), &signed, &sct.signature) {
         return Err(ClientError::Sct(
             "the signature does not verify with the CT log's key".into(),
         ));
@@ -266,8 +267,8 @@ pub fn verify_embedded_sct(
     Ok(())
 }
 
-/// A TLS `DigitallySigned` (RFC 5246 §4.7) over `message` by the key `spki`.
-fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
+/// A TLS `DigitallySigned` (RFC 5246 §4.7) over `message` by `key`.
+fn verify_digitally_signed(key: Option<&PublicKey>, message: &[u8], signed: &[u8]) -> bool {
     // Hash algorithm SHA-256 (4), the signature algorithm, then the signature with a 2-byte
     // length and nothing after it.
     let [4, _, rest @ ..] = signed else {
@@ -276,5 +277,5 @@ fn verify_digitally_signed(spki: &[u8], message: &[u8], signed: &[u8]) -> bool {
     let Some((signature, [])) = sigil_ctlog::rfc6962::take_prefixed(rest, 2) else {
         return false;
     };
-    crate::public_key::PublicKey::from_spki(spki).is_some_and(|key| key.verify(message, signature))
+    key.is_some_and(|key| key.verify(message, signature))
 }

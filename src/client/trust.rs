@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::ClientError;
 use crate::pki::AuthorityChain;
+use crate::public_key::PublicKey;
 
 /// The `TrustedRoot` of the public Sigstore instance, as sigstore-python 4.5.1 ships it.
 const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] = include_bytes!("public_good.trusted_root.json");
@@ -47,8 +48,9 @@ impl Validity {
 /// A trusted log (transparency or certificate transparency).
 #[derive(Debug, Clone)]
 pub struct TrustedLog {
-    /// DER SubjectPublicKeyInfo.
-    pub key: Vec<u8>,
+    /// Its key, parsed once; `None` when it is malformed or of a type sigil cannot check, so
+    /// that what it signed fails verification with a reason.
+    pub key: Option<PublicKey>,
     /// The log ID entries name it by (`logId.keyId`): SHA-256 of the key for Rekor v1 and CT
     /// logs, the signed-note key ID for Rekor v2 logs.
     pub id: Vec<u8>,
@@ -115,7 +117,7 @@ impl TrustMaterial {
                     let id = decode(&log["logId"]["keyId"])
                         .unwrap_or_else(|| sigil_ctlog::rfc6962::sha256(&key).to_vec());
                     Some(TrustedLog {
-                        key,
+                        key: PublicKey::from_spki(&key),
                         id,
                         valid: Validity::from_json(&log["publicKey"]["validFor"]),
                     })

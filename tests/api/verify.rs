@@ -10,6 +10,7 @@ use sigil::client::sign::Signer;
 use sigil::client::trust::{TrustMaterial, TrustedAuthority, TrustedLog, Validity};
 use sigil::client::verify::{Policy, verify};
 use sigil::pki::AuthorityChain;
+use sigil::public_key::PublicKey;
 
 use crate::helpers::*;
 
@@ -209,7 +210,7 @@ async fn a_signed_bundle_verifies_and_every_tampered_variant_fails_at_its_check(
     );
     let other_ct = TrustMaterial {
         ct_logs: vec![TrustedLog {
-            key: p256().public_key_to_der().unwrap(),
+            key: PublicKey::from_spki(&p256().public_key_to_der().unwrap()),
             ..trust.ct_logs[0].clone()
         }],
         ..trust.clone()

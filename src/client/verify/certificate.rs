@@ -30,7 +30,10 @@ impl Leaf {
             return fail("bundle", "the certificate is not DER X.509");
         };
         let Some(key) = PublicKey::from_spki(cert.public_key().raw) else {
-            return fail("bundle", "the certificate's key type is not supported");
+            return fail(
+                "bundle",
+                "the certificate's key is not a well-formed key of a supported type",
+            );
         };
         let (mut digital_signature, mut code_signing) = (false, false);
         let (mut sans, mut issuer_v1, mut issuer_v2) = (Vec::new(), None, None);

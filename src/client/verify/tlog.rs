@@ -9,7 +9,6 @@ use sigil_ctlog::rfc6962::{Hash, leaf_hash};
 use super::bundle::Bundle;
 use super::{VerifyError, b64, fail, int};
 use crate::client::trust::{TrustMaterial, TrustedLog};
-use crate::public_key::PublicKey;
 
 /// A log entry whose inclusion is proven.
 pub(super) struct Logged<'a> {
@@ -91,7 +90,7 @@ fn verify_set(
         check: "SET",
         reason: e.to_string(),
     })?;
-    if !PublicKey::from_spki(&log.key).is_some_and(|k| k.verify(&payload, &set)) {
+    if !log.key.as_ref().is_some_and(|k| k.verify(&payload, &set)) {
         return fail(
             "SET",
             "the signed entry timestamp does not verify with the log's key",
@@ -145,7 +144,7 @@ fn verify_checkpoint(envelope: &str, root: &Hash, log: &TrustedLog) -> Result<()
     if ours.peek().is_none() {
         return fail(CHECK, "no signature carries the log's key hint");
     }
-    let Some(key) = PublicKey::from_spki(&log.key) else {
+    let Some(key) = &log.key else {
         return fail(CHECK, "the log's key in the trusted root is not usable");
     };
     if !ours.any(|s| key.verify(body.as_bytes(), &s.signature)) {
