@@ -274,7 +274,7 @@ impl Log {
     /// Submits an entry and waits until it is durably committed.
     pub async fn submit(&self, entry: PendingEntry) -> Result<Sequenced, LogError> {
         let (tx, rx) = oneshot::channel();
-        {
+        let wake = {
             let mut pool = self
                 .pool
                 .lock()
@@ -285,9 +285,13 @@ impl Log {
             pool.push((entry, tx));
             // Only the first entry (an idle sequencer) and a full batch (a lingering one)
             // need the sequencer; waking it for every entry would cost a thread switch each.
-            if pool.len() == 1 || pool.len() == FULL_BATCH {
-                self.wakeup.notify_one();
-            }
+            pool.len() == 1 || pool.len() == FULL_BATCH
+        };
+        // Woken only once the pool is unlocked: the woken thread preempts this one as the
+        // wake-up's system call returns, and would find the pool still locked, as would every
+        // other submitter, until this thread ran again.
+        if wake {
+            self.wakeup.notify_one();
         }
         match rx.await {
             Ok(Answer::Sequenced(sequenced)) => Ok(sequenced),
