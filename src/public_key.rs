@@ -12,24 +12,32 @@ use x509_parser::oid_registry::{
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+/// The key types whose signatures sigil checks, each with its usual hash: Fulcio's default
+/// client key allowlist (`ca::pop` adds its size rules), and what logs and DSSE envelopes sign
+/// with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    P256,
-    P384,
-    P521,
-    Ed25519,
+pub enum KeyKind {
+    /// ECDSA P-256, SHA-256.
+    EcdsaP256,
+    /// ECDSA P-384, SHA-384.
+    EcdsaP384,
+    /// ECDSA P-521, SHA-512.
+    EcdsaP521,
+    /// RSA, PKCS#1 v1.5 with SHA-256.
     Rsa,
+    /// Ed25519 over the raw message.
+    Ed25519,
 }
 
-impl Kind {
+impl KeyKind {
     /// The algorithm of the key's usual signatures (see [`PublicKey::verify`]).
-    fn usual(self) -> &'static dyn VerificationAlgorithm {
+    pub fn algorithm(self) -> &'static dyn VerificationAlgorithm {
         match self {
-            Kind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
-            Kind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
-            Kind::P521 => &signature::ECDSA_P521_SHA512_ASN1,
-            Kind::Ed25519 => &signature::ED25519,
-            Kind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
+            KeyKind::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
+            KeyKind::EcdsaP384 => &signature::ECDSA_P384_SHA384_ASN1,
+            KeyKind::EcdsaP521 => &signature::ECDSA_P521_SHA512_ASN1,
+            KeyKind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
+            KeyKind::Ed25519 => &signature::ED25519,
         }
     }
 }
@@ -38,9 +46,9 @@ impl Kind {
 /// trusted log's key checks a SET, a checkpoint and an SCT in every bundle verified.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
-    kind: Kind,
+    kind: KeyKind,
     /// The subjectPublicKey bits (an EC point, an Ed25519 key, or a PKCS#1 RSA key), parsed
-    /// for [`Kind::usual`].
+    /// for [`KeyKind::algorithm`].
     key: ParsedPublicKey,
 }
 
@@ -51,19 +59,19 @@ impl PublicKey {
         let algorithm = &spki.algorithm.algorithm;
         let kind = if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
             match spki.algorithm.parameters.as_ref()?.as_oid().ok()? {
-                curve if curve == OID_EC_P256 => Kind::P256,
-                curve if curve == OID_NIST_EC_P384 => Kind::P384,
-                curve if curve == OID_NIST_EC_P521 => Kind::P521,
+                curve if curve == OID_EC_P256 => KeyKind::EcdsaP256,
+                curve if curve == OID_NIST_EC_P384 => KeyKind::EcdsaP384,
+                curve if curve == OID_NIST_EC_P521 => KeyKind::EcdsaP521,
                 _ => return None,
             }
         } else if *algorithm == OID_SIG_ED25519 {
-            Kind::Ed25519
+            KeyKind::Ed25519
         } else if *algorithm == OID_PKCS1_RSAENCRYPTION {
-            Kind::Rsa
+            KeyKind::Rsa
         } else {
             return None;
         };
-        let key = ParsedPublicKey::new(kind.usual(), &spki.subject_public_key.data).ok()?;
+        let key = ParsedPublicKey::new(kind.algorithm(), &spki.subject_public_key.data).ok()?;
         Some(PublicKey { kind, key })
     }
 
@@ -82,10 +90,12 @@ impl PublicKey {
         };
         // P-256 and RSA keys sign SHA-256 as usual; a larger curve's key is parsed again for it.
         let other: &'static dyn VerificationAlgorithm = match self.kind {
-            Kind::P256 | Kind::Rsa => return self.key.verify_digest_sig(&digest, sig).is_ok(),
-            Kind::P384 => &signature::ECDSA_P384_SHA256_ASN1,
-            Kind::P521 => &signature::ECDSA_P521_SHA256_ASN1,
-            Kind::Ed25519 => return false,
+            KeyKind::EcdsaP256 | KeyKind::Rsa => {
+                return self.key.verify_digest_sig(&digest, sig).is_ok();
+            }
+            KeyKind::EcdsaP384 => &signature::ECDSA_P384_SHA256_ASN1,
+            KeyKind::EcdsaP521 => &signature::ECDSA_P521_SHA256_ASN1,
+            KeyKind::Ed25519 => return false,
         };
         UnparsedPublicKey::new(other, self.key.as_ref())
             .verify_digest(&digest, sig)

@@ -8,7 +8,7 @@
 //! Parsing is x509-parser's and the signature checks are aws-lc-rs's: this runs once per
 //! issuance, and OpenSSL 3.0's key decoders and encoders cost more than the check itself.
 
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::UnparsedPublicKey;
 use x509_parser::oid_registry::{
     OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
     OID_PKCS1_RSAENCRYPTION, OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA,
@@ -20,6 +20,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::pki::der_from_pem_or_der;
+use crate::public_key::KeyKind;
 
 /// Why a key or its proof was refused. Every variant is the client's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -41,40 +42,12 @@ pub enum KeyError {
     BadSignature(String),
 }
 
-/// The kinds of client keys allowed (Fulcio's default allowlist).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientKeyKind {
-    /// ECDSA P-256, SHA-256.
-    EcdsaP256,
-    /// ECDSA P-384, SHA-384.
-    EcdsaP384,
-    /// ECDSA P-521, SHA-512.
-    EcdsaP521,
-    /// RSA 2048, 3072 or 4096 bits, PKCS#1 v1.5 with SHA-256.
-    Rsa,
-    /// Ed25519 over the raw message.
-    Ed25519,
-}
-
-impl ClientKeyKind {
-    /// How this key type must sign (the proof of possession and the CSR).
-    fn algorithm(self) -> &'static dyn VerificationAlgorithm {
-        match self {
-            ClientKeyKind::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
-            ClientKeyKind::EcdsaP384 => &signature::ECDSA_P384_SHA384_ASN1,
-            ClientKeyKind::EcdsaP521 => &signature::ECDSA_P521_SHA512_ASN1,
-            ClientKeyKind::Rsa => &signature::RSA_PKCS1_2048_8192_SHA256,
-            ClientKeyKind::Ed25519 => &signature::ED25519,
-        }
-    }
-}
-
 /// A client public key that passed the key policy.
 pub struct ClientKey {
     spki_der: Vec<u8>,
     /// The subjectPublicKey bits (EC point, PKCS#1 RSA key or Ed25519 key).
     key_bits: Vec<u8>,
-    kind: ClientKeyKind,
+    kind: KeyKind,
 }
 
 /// The bit length of a big-endian unsigned integer.
@@ -115,9 +88,9 @@ impl ClientKey {
                 .as_ref()
                 .and_then(|p| p.as_oid().ok());
             match curve {
-                Some(c) if c == OID_EC_P256 => ClientKeyKind::EcdsaP256,
-                Some(c) if c == OID_NIST_EC_P384 => ClientKeyKind::EcdsaP384,
-                Some(c) if c == OID_NIST_EC_P521 => ClientKeyKind::EcdsaP521,
+                Some(c) if c == OID_EC_P256 => KeyKind::EcdsaP256,
+                Some(c) if c == OID_NIST_EC_P384 => KeyKind::EcdsaP384,
+                Some(c) if c == OID_NIST_EC_P521 => KeyKind::EcdsaP521,
                 _ => {
                     return Err(KeyError::Insecure(
                         "ECDSA keys must be on P-256, P-384 or P-521".into(),
@@ -139,9 +112,9 @@ impl ClientKey {
                     "RSA public exponent must be 65537".into(),
                 ));
             }
-            ClientKeyKind::Rsa
+            KeyKind::Rsa
         } else if *algorithm == OID_SIG_ED25519 {
-            ClientKeyKind::Ed25519
+            KeyKind::Ed25519
         } else {
             return Err(KeyError::Insecure(
                 "only ECDSA (P-256/384/521), RSA and Ed25519 keys are accepted".into(),
@@ -204,11 +177,11 @@ pub fn key_from_csr(csr: &[u8]) -> Result<ClientKey, KeyError> {
     )?;
     let alg = &parsed.signature_algorithm.algorithm;
     let permitted = match key.kind {
-        ClientKeyKind::EcdsaP256 => *alg == OID_SIG_ECDSA_WITH_SHA256,
-        ClientKeyKind::EcdsaP384 => *alg == OID_SIG_ECDSA_WITH_SHA384,
-        ClientKeyKind::EcdsaP521 => *alg == OID_SIG_ECDSA_WITH_SHA512,
-        ClientKeyKind::Rsa => *alg == OID_PKCS1_SHA256WITHRSA,
-        ClientKeyKind::Ed25519 => *alg == OID_SIG_ED25519,
+        KeyKind::EcdsaP256 => *alg == OID_SIG_ECDSA_WITH_SHA256,
+        KeyKind::EcdsaP384 => *alg == OID_SIG_ECDSA_WITH_SHA384,
+        KeyKind::EcdsaP521 => *alg == OID_SIG_ECDSA_WITH_SHA512,
+        KeyKind::Rsa => *alg == OID_PKCS1_SHA256WITHRSA,
+        KeyKind::Ed25519 => *alg == OID_SIG_ED25519,
     };
     if !permitted {
         let known = [
