@@ -453,13 +453,24 @@ fn has_eku(cert: &x509_parser::certificate::X509Certificate<'_>, oid: &ObjectIde
 /// The precertificate's TBSCertificate with the poison extension removed and every other byte
 /// kept (RFC 6962 §3.2).
 pub fn tbs_without_poison(precert: &[u8]) -> Result<Vec<u8>, CtError> {
-    tbs_without_extension(precert, POISON_OID)
+    Ok(take_extension(precert, POISON_OID)?.tbs)
 }
 
-/// A certificate's TBSCertificate with the one extension `oid` removed and every other byte
-/// kept, re-encoded by the `der` crate: the poison of a precertificate, or the SCT list of a
-/// final certificate (whose result is then what its SCT signed).
-pub fn tbs_without_extension(cert: &[u8], oid: ObjectIdentifier) -> Result<Vec<u8>, CtError> {
+/// A certificate's TBSCertificate split at one extension: the TBS without it, as an SCT signs
+/// it, and the extension's value.
+#[derive(Debug)]
+pub struct TakenExtension {
+    /// The TBSCertificate with every other byte kept, re-encoded by the `der` crate.
+    pub tbs: Vec<u8>,
+    /// The contents of the extension's OCTET STRING.
+    pub value: Vec<u8>,
+}
+
+/// Takes the one extension `oid` out of a certificate's TBSCertificate: the poison of a
+/// precertificate, or the SCT list of a final certificate (whose TBS without it is then what
+/// its SCT signed). One decode serves both, so a verifier does not parse the certificate again
+/// to read the SCT list.
+pub fn take_extension(cert: &[u8], oid: ObjectIdentifier) -> Result<TakenExtension, CtError> {
     let bad = |what: &str| CtError::InvalidChain(format!("certificate: {what}"));
     let cert_der = x509_cert::Certificate::from_der(cert).map_err(|e| bad(&e.to_string()))?;
     let mut tbs = cert_der.tbs_certificate;
@@ -473,15 +484,16 @@ pub fn tbs_without_extension(cert: &[u8], oid: ObjectIdentifier) -> Result<Vec<u
         .extensions
         .as_mut()
         .ok_or_else(|| bad("no extensions"))?;
-    let before = extensions.len();
-    extensions.retain(|e| e.extn_id != oid);
-    if extensions.len() + 1 != before {
+    let mut matching = (0..extensions.len()).filter(|&i| extensions[i].extn_id == oid);
+    let (Some(position), None) = (matching.next(), matching.next()) else {
         return Err(bad(&format!("exactly one {oid} extension is required")));
-    }
+    };
+    let value = extensions.remove(position).extn_value.into_bytes();
     if extensions.is_empty() {
         tbs.extensions = None;
     }
-    tbs.to_der().map_err(|e| bad(&e.to_string()))
+    let tbs = tbs.to_der().map_err(|e| bad(&e.to_string()))?;
+    Ok(TakenExtension { tbs, value })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -500,8 +512,8 @@ mod tests {
     use openssl::x509::{X509Builder, X509Extension, X509NameBuilder};
 
     /// A self-signed P-256 certificate with an EKU extension listing `ekus` after codeSigning,
-    /// and the poison extension if `poison`.
-    fn certificate(ekus: &[&str], poison: bool) -> Vec<u8> {
+    /// then `poisons` poison extensions.
+    fn certificate(ekus: &[&str], poisons: usize) -> Vec<u8> {
         let key = PKey::from_ec_key(
             EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
         )
@@ -526,7 +538,7 @@ mod tests {
             eku.other(oid);
         }
         builder.append_extension(eku.build().unwrap()).unwrap();
-        if poison {
+        for _ in 0..poisons {
             let oid = Asn1Object::from_str(&POISON_OID.to_string()).unwrap();
             let null = Asn1OctetString::new_from_bytes(&[0x05, 0x00]).unwrap();
             builder
@@ -539,17 +551,17 @@ mod tests {
 
     #[test]
     fn the_precertificate_signing_eku_is_found_by_its_oid_among_others() {
-        let signing = certificate(&["1.3.6.1.5.5.7.3.1", "1.3.6.1.4.1.11129.2.4.4"], false);
-        let other = certificate(&["1.3.6.1.4.1.11129.2.4.5"], false);
+        let signing = certificate(&["1.3.6.1.5.5.7.3.1", "1.3.6.1.4.1.11129.2.4.4"], 0);
+        let other = certificate(&["1.3.6.1.4.1.11129.2.4.5"], 0);
         assert!(has_eku(&parse(&signing).unwrap(), &PRECERT_SIGNING_EKU));
         assert!(!has_eku(&parse(&other).unwrap(), &PRECERT_SIGNING_EKU));
     }
 
     #[test]
     fn the_poison_is_found_and_removed_and_nothing_else_is() {
-        let precert = certificate(&[], true);
+        let precert = certificate(&[], 1);
         assert!(has_poison(&precert).unwrap());
-        assert!(!has_poison(&certificate(&[], false)).unwrap());
+        assert!(!has_poison(&certificate(&[], 0)).unwrap());
         let tbs = tbs_without_poison(&precert).unwrap();
         let tbs = x509_cert::TbsCertificate::from_der(&tbs).unwrap();
         let left: Vec<_> = tbs.extensions.unwrap().iter().map(|e| e.extn_id).collect();
@@ -558,6 +570,13 @@ mod tests {
             [ObjectIdentifier::new_unwrap("2.5.29.37")],
             "only the EKU should be left"
         );
-        assert!(tbs_without_poison(&certificate(&[], false)).is_err());
+        assert!(tbs_without_poison(&certificate(&[], 0)).is_err());
+        // The value comes back too: the poison's is an ASN.1 NULL (RFC 6962 §3.1).
+        assert_eq!(
+            take_extension(&precert, POISON_OID).unwrap().value,
+            [0x05, 0x00]
+        );
+        // Two of them leave it unclear which one an SCT would have left out.
+        assert!(take_extension(&certificate(&[], 2), POISON_OID).is_err());
     }
 }

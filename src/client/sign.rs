@@ -223,14 +223,9 @@ pub fn verify_embedded_sct(
     issuer_spki: &[u8],
     ct_logs: &[TrustedLog],
 ) -> Result<(), ClientError> {
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf_der)
-        .map_err(|e| ClientError::Sct(format!("cannot parse the certificate: {e}")))?;
-    let ext = cert
-        .extensions()
-        .iter()
-        .find(|e| e.oid.as_bytes() == SCT_LIST_OID.as_bytes())
-        .ok_or_else(|| ClientError::Sct("the certificate has no embedded SCT".into()))?;
-    let (_, list) = x509_parser::der_parser::asn1_rs::OctetString::from_der(ext.value)
+    let taken = sigil_ctlog::ct::take_extension(leaf_der, SCT_LIST_OID)
+        .map_err(|e| ClientError::Sct(format!("reading its SCT list: {e}")))?;
+    let (_, list) = x509_parser::der_parser::asn1_rs::OctetString::from_der(&taken.value)
         .map_err(|_| ClientError::Sct("the SCT list is not an OCTET STRING".into()))?;
     let scts = parse_sct_list(list.as_ref())
         .ok_or_else(|| ClientError::Sct("malformed SCT list".into()))?;
@@ -248,14 +243,12 @@ pub fn verify_embedded_sct(
             "the CT log's key was not trusted when it issued the SCT".into(),
         ));
     }
-    let tbs = sigil_ctlog::ct::tbs_without_extension(leaf_der, SCT_LIST_OID)
-        .map_err(|e| ClientError::Sct(e.to_string()))?;
     let issuer_key_hash = sha256(issuer_spki);
     let signed = merkle_tree_leaf(
         sct.timestamp_ms,
         &SignedEntry::Precert {
             issuer_key_hash,
-            tbs,
+            tbs: taken.tbs,
         },
         &sct.extensions,
     );
