@@ -10,6 +10,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509, X509ReqBuilder};
 use serde_json::{Value, json};
+use sigil_ctlog::ct::{CtError, take_extension};
 use sigil_ctlog::rfc6962::{SCT_LIST_OID, SignedEntry, merkle_tree_leaf, parse_sct_list, sha256};
 use x509_parser::prelude::FromDer;
 
@@ -223,8 +224,13 @@ pub fn verify_embedded_sct(
     issuer_spki: &[u8],
     ct_logs: &[TrustedLog],
 ) -> Result<(), ClientError> {
-    let taken = sigil_ctlog::ct::take_extension(leaf_der, SCT_LIST_OID)
-        .map_err(|e| ClientError::Sct(format!("reading its SCT list: {e}")))?;
+    // The log's error names a submitted chain; here it is only the certificate that is wrong.
+    let taken = take_extension(leaf_der, SCT_LIST_OID).map_err(|e| {
+        ClientError::Sct(match e {
+            CtError::InvalidChain(detail) => detail,
+            other => other.to_string(),
+        })
+    })?;
     let (_, list) = x509_parser::der_parser::asn1_rs::OctetString::from_der(&taken.value)
         .map_err(|_| ClientError::Sct("the SCT list is not an OCTET STRING".into()))?;
     let scts = parse_sct_list(list.as_ref())
@@ -271,4 +277,46 @@ fn verify_digitally_signed(key: Option<&PublicKey>, message: &[u8], signed: &[u8
         return false;
     };
     key.is_some_and(|key| key.verify(message, signature))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::x509::X509NameBuilder;
+
+    #[test]
+    fn a_certificate_without_an_sct_list_is_refused_in_the_certificate_s_terms() {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "no sct").unwrap();
+        let name = name.build();
+        let mut cert = openssl::x509::X509Builder::new().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        cert.append_extension(
+            openssl::x509::extension::BasicConstraints::new()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        let der = cert.build().to_der().unwrap();
+        match verify_embedded_sct(&der, &[], &[]) {
+            Err(ClientError::Sct(why)) => assert_eq!(
+                why,
+                format!("certificate: exactly one {SCT_LIST_OID} extension is required")
+            ),
+            other => panic!("expected an SCT error, got {other:?}"),
+        }
+    }
 }
