@@ -466,12 +466,27 @@ pub struct TakenExtension {
     pub value: Vec<u8>,
 }
 
+/// Why a certificate could not be split at an extension. The log reports it as an invalid
+/// chain; a verifier reports it as it is.
+#[derive(Debug, thiserror::Error)]
+#[error("certificate: {0}")]
+pub struct MalformedCertificate(String);
+
+impl From<MalformedCertificate> for CtError {
+    fn from(e: MalformedCertificate) -> CtError {
+        CtError::InvalidChain(e.to_string())
+    }
+}
+
 /// Takes the one extension `oid` out of a certificate's TBSCertificate: the poison of a
 /// precertificate, or the SCT list of a final certificate (whose TBS without it is then what
 /// its SCT signed). One decode serves both, so a verifier does not parse the certificate again
 /// to read the SCT list.
-pub fn take_extension(cert: &[u8], oid: ObjectIdentifier) -> Result<TakenExtension, CtError> {
-    let bad = |what: &str| CtError::InvalidChain(format!("certificate: {what}"));
+pub fn take_extension(
+    cert: &[u8],
+    oid: ObjectIdentifier,
+) -> Result<TakenExtension, MalformedCertificate> {
+    let bad = |what: &str| MalformedCertificate(what.to_owned());
     let cert_der = x509_cert::Certificate::from_der(cert).map_err(|e| bad(&e.to_string()))?;
     let mut tbs = cert_der.tbs_certificate;
     // A DER decoder that re-encodes a different TBS would make the SCT cover other bytes than
