@@ -277,35 +277,14 @@ fn verify_digitally_signed(key: Option<&PublicKey>, message: &[u8], signed: &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openssl::asn1::Asn1Time;
-    use openssl::ec::{EcGroup, EcKey};
-    use openssl::nid::Nid;
-    use openssl::x509::X509NameBuilder;
 
     #[test]
     fn a_certificate_without_an_sct_list_is_refused_in_the_certificate_s_terms() {
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "no sct").unwrap();
-        let name = name.build();
-        let mut cert = openssl::x509::X509Builder::new().unwrap();
-        cert.set_version(2).unwrap();
-        cert.set_subject_name(&name).unwrap();
-        cert.set_issuer_name(&name).unwrap();
-        cert.set_pubkey(&key).unwrap();
-        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
-        cert.append_extension(
-            openssl::x509::extension::BasicConstraints::new()
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-        cert.sign(&key, MessageDigest::sha256()).unwrap();
-        let der = cert.build().to_der().unwrap();
+        let der = rcgen::generate_simple_self_signed(vec!["no-sct.example".into()])
+            .unwrap()
+            .cert
+            .der()
+            .to_vec();
         match verify_embedded_sct(&der, &[], &[]) {
             Err(ClientError::Sct(why)) => assert_eq!(
                 why,
