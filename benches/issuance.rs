@@ -1,8 +1,9 @@
 //! Each step of an issuance (token verification, the CSR's proof of possession, the template,
 //! the signatures), and the `crypto-bound` lines: the raw signature operations one
 //! issuance needs (verify the token, verify the CSR, sign the precertificate, the SCT and the
-//! final certificate), and those of a CT submission and a Rekor upload, measured with the same
-//! library and curves. README, Performance, puts the server's measured rates beside them.
+//! final certificate), and those of a CT submission, a Rekor upload and a bundle's
+//! verification, measured with the same library and curves. README, Performance, puts the
+//! server's measured rates beside them.
 
 use std::cell::LazyCell;
 use std::path::Path;
@@ -160,7 +161,12 @@ async fn dev_authenticator(storage: &Path) -> (Authenticator, [String; 2]) {
 ///   the SCT;
 /// - `rekor-upload-p256-ca`: the certificate's signature by the intermediate (the
 ///   intermediate's by the root is verified once and remembered: `pki::AuthorityChain`), the
-///   artifact signature's P-256 verification and the signed entry timestamp.
+///   artifact signature's P-256 verification and the signed entry timestamp;
+/// - `verify-{p256,p384}-ca`: the checks of one bundle (`client::verify`, the `verify`
+///   scenario): the leaf's signature by the CA, whose key webpki parses with each path; the SCT,
+///   the SET and the checkpoint, by log keys parsed once from the trusted root; and the
+///   artifact's signature by the leaf's key, new with each bundle. The intermediate's signature
+///   by the root is verified once and remembered.
 ///
 /// Tree-head signatures are left out: one per batch of tens of entries. Each is measured on one
 /// thread (`crypto-bound`) and on every core at once (`crypto-bound-all-cores`).
@@ -212,7 +218,29 @@ fn crypto_bound(c: &mut Criterion) {
         log_sign();
         ca.sign(&rng, &message).expect("final");
     };
-    let scenarios: [(&str, &(dyn Fn() + Sync)); 5] = [
+    let log_public =
+        ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &p256_public).expect("log key");
+    let log_verify = || {
+        log_public
+            .verify_sig(&message, p256_sig.as_ref())
+            .expect("log signature")
+    };
+    let bundle = |ca: &EcdsaKeyPair, algorithm: &'static signature::EcdsaVerificationAlgorithm| {
+        let leaf_signature = ca.sign(&rng, &message).expect("leaf");
+        let ca_public = ca.public_key().as_ref().to_vec();
+        move || {
+            UnparsedPublicKey::new(algorithm, &ca_public)
+                .verify(&message, leaf_signature.as_ref())
+                .expect("the leaf by the CA");
+            log_verify();
+            log_verify();
+            log_verify();
+            p256_verify();
+        }
+    };
+    let verify_p256_ca = bundle(&p256_ca, &signature::ECDSA_P256_SHA256_ASN1);
+    let verify_p384_ca = bundle(&p384_ca, &signature::ECDSA_P384_SHA384_ASN1);
+    let scenarios: [(&str, &(dyn Fn() + Sync)); 7] = [
         ("issuance-p256-ca", &|| issuance(&p256_ca, false)),
         ("issuance-p384-ca", &|| issuance(&p384_ca, false)),
         ("issuance-p256-ca-es256", &|| issuance(&p256_ca, true)),
@@ -225,6 +253,8 @@ fn crypto_bound(c: &mut Criterion) {
             p256_verify();
             log_sign();
         }),
+        ("verify-p256-ca", &verify_p256_ca),
+        ("verify-p384-ca", &verify_p384_ca),
     ];
     let mut group = c.benchmark_group("crypto-bound");
     for (name, work) in scenarios {

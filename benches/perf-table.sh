@@ -88,11 +88,11 @@ row "ct-add-chain" ct-add-chain-p256-ca --scenario ct-add-chain --prepare 40000
 row "rekor-upload (hashedrekord)" rekor-upload-p256-ca --scenario rekor-upload --prepare 150000
 row "sign (certificate, then Rekor upload)" issuance-p256-ca+rekor-upload-p256-ca \
     --scenario sign --token-alg RS256 --prepare 30000
-row "verify, P-256 CA (in-process, loadgen threads)" - --scenario verify
+row "verify, P-256 CA (in-process, loadgen threads)" verify-p256-ca --scenario verify
 serve ecdsa-p384
 row "issue, P-384 CA (Fulcio's default), RS256 token" issuance-p384-ca --scenario issue --token-alg RS256
 # Fulcio's bundles need a P-384 verification of the leaf, which weighs more than the rest.
-row "verify, P-384 CA (in-process, loadgen threads)" - --scenario verify
+row "verify, P-384 CA (in-process, loadgen threads)" verify-p384-ca --scenario verify
 if [ -n "$postgres" ]; then
     serve ecdsa-p256 "$postgres"
     row "issue, P-256 CA, RS256 token, PostgreSQL" issuance-p256-ca --scenario issue --token-alg RS256
