@@ -141,6 +141,19 @@ impl From<KeyType> for CaKeyType {
     }
 }
 
+impl Cli {
+    /// Whether the command keeps every core busy: the server, and the load generator, whose
+    /// connections and verifying tasks share the runtime's threads. The client commands wait on
+    /// one thing at a time; starting a runtime thread per core made `sigil verify` of one
+    /// bundle take 1.0–1.5 ms more, where the bundle's checks take about 0.6 ms.
+    pub fn uses_every_core(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Serve { .. } | Command::Loadtest { .. }
+        )
+    }
+}
+
 /// Runs one command; the error is the one line `main` prints.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {

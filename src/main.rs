@@ -10,10 +10,19 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     disable_transparent_huge_pages();
-    match sigil::cli::run(sigil::cli::Cli::parse()).await {
+    let cli = sigil::cli::Cli::parse();
+    let mut runtime = if cli.uses_every_core() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let outcome = match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(sigil::cli::run(cli)),
+        Err(e) => Err(format!("cannot start the async runtime: {e}")),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sigil: {message}");
