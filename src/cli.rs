@@ -1,5 +1,5 @@
 //! The command line: clap definitions and one thin function per subcommand over the
-//! library. `main.rs` only parses, starts the runtime the command needs, and reports.
+//! library. `main.rs` only parses, runs on [`Cli::runtime`], and reports.
 
 use std::path::PathBuf;
 
@@ -142,15 +142,23 @@ impl From<KeyType> for CaKeyType {
 }
 
 impl Cli {
-    /// Whether the command keeps every core busy: the server, and the load generator, whose
-    /// connections and verifying tasks share the runtime's threads. The client commands wait on
-    /// one thing at a time; starting a runtime thread per core made `sigil verify` of one
-    /// bundle take 1.0–1.5 ms more, about as long as the bundle's own checks.
-    pub fn uses_every_core(&self) -> bool {
-        matches!(
-            self.command,
-            Command::Serve { .. } | Command::Loadtest { .. }
-        )
+    /// The runtime the command runs on. The server and the load generator keep every core
+    /// busy (the load generator's connections and verifying tasks share the runtime's
+    /// threads), so they get a thread per core. The client commands wait on one thing at a
+    /// time; starting a thread per core made `sigil verify` of one bundle take 1.0–1.5 ms more,
+    /// about as long as the bundle's own checks.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = match self.command {
+            Command::Serve { .. } | Command::Loadtest { .. } => {
+                tokio::runtime::Builder::new_multi_thread()
+            }
+            Command::Sign { .. }
+            | Command::Attest { .. }
+            | Command::Verify { .. }
+            | Command::TrustConfig { .. }
+            | Command::Keys { .. } => tokio::runtime::Builder::new_current_thread(),
+        };
+        builder.enable_all().build()
     }
 }
 

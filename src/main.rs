@@ -13,12 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = sigil::cli::Cli::parse();
-    let mut runtime = if cli.uses_every_core() {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    let outcome = match runtime.enable_all().build() {
+    let outcome = match cli.runtime() {
         Ok(runtime) => runtime.block_on(sigil::cli::run(cli)),
         Err(e) => Err(format!("cannot start the async runtime: {e}")),
     };
