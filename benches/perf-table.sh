@@ -7,9 +7,9 @@
 #
 #   cargo build --release && benches/perf-table.sh [--postgres URL]
 #
-# The load generator is one client with one identity, so the rate limits are off. With
-# --postgres, the issuance and Rekor rows are repeated on that database, which must be empty or
-# disposable: the dev keys are new each start, and a log refuses a head signed by another key.
+# With --postgres, the issuance and Rekor rows are repeated on that database, which must be
+# empty or disposable: the dev keys are new each start, and a log refuses a head signed by
+# another key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sigil=target/release/sigil
@@ -20,34 +20,7 @@ postgres=
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-stop() { # the running server, if any, and wait until it is gone
-    if old=$(cat "$work/pid" 2>/dev/null); then
-        kill "$old" 2>/dev/null || true
-        while kill -0 "$old" 2>/dev/null; do sleep 0.2; done
-        rm "$work/pid"
-    fi
-}
-
-serve() { # serve CA_KEY_TYPE [STORAGE_URL]
-    # The previous server must be gone, or the new one cannot bind and the old one answers.
-    stop
-    # A server already answering there (the wrk check's, say) would be measured in place of this
-    # one, which could not bind: refuse instead.
-    if curl -sf "$server/readyz" >/dev/null 2>&1; then
-        echo "something already serves $server; stop it first" >&2 && exit 1
-    fi
-    rm -rf "$work/data" && mkdir -p "$work/data"
-    (cd "$work/data" && exec env SIGIL_LIMITS__IP_RATE=0 SIGIL_LIMITS__IDENTITY_RATE=0 \
-        SIGIL_CA__KEY_TYPE="$1" SIGIL_SERVER__LISTEN="127.0.0.1:$port" \
-        ${2:+SIGIL_STORAGE__URL="$2"} "$OLDPWD/$sigil" serve --dev) >"$work/server.log" 2>&1 &
-    echo $! >"$work/pid"
-    for _ in $(seq 100); do
-        kill -0 "$(cat "$work/pid")" 2>/dev/null || break
-        curl -sf "$server/readyz" >/dev/null && return
-        sleep 0.2
-    done
-    echo "the server did not become ready:" >&2 && cat "$work/server.log" >&2 && exit 1
-}
+. benches/serve.sh
 
 bound() { # bound ROW before|after LINES: the row's crypto-bound lines, one core and all cores
     [ "$3" = - ] && return

@@ -1,0 +1,95 @@
+#!/bin/bash
+# The README's figures that `perf-table.sh` does not make:
+#
+#   cargo build --release --benches
+#   benches/by-hand.sh ratio [RUNS]       # P-384 issuance beside its crypto bound, run by run
+#   benches/by-hand.sh memory [SECONDS]   # the server's memory over a long P-256 issuance run
+#
+# `ratio` (4 runs by default) measures the bound on every core at once right before each run,
+# since the machine's speed drifts within minutes, then loads a new P-384 server for 16 s and
+# reads a middle window of 10 s: the certificates issued (from /metrics), the CPU the server
+# and the load generator each took per certificate (/proc/PID/stat), and the share of the
+# machine left idle or taken by a virtual machine's host (/proc/stat). A table row's ratio is a
+# median of three runs; these show how far single runs stray from it.
+#
+# `memory` (600 s by default, the target's ten minutes) prints the server's VmRSS every 15 s,
+# then the run's rate, p99 and errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sigil=target/release/sigil
+port=5600
+server="http://127.0.0.1:$port"
+work=$(mktemp -d)
+trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+. benches/serve.sh
+
+load() { # load SECONDS: issuance at 64 connections in the background, its PID in $load_pid
+    "$sigil" loadtest --server "$server" --scenario issue --token-alg RS256 --connections 64 \
+        --duration "${1}s" --json 2>/dev/null >"$work/load.json" &
+    load_pid=$!
+}
+
+counters() { # certificates issued, server CPU, load generator CPU, idle + iowait, steal
+    local server_pid
+    server_pid=$(cat "$work/pid")
+    curl -sf "$server/metrics" | awk '/^sigil_certificates_issued_total\{/ { n += $2 } END { print n }'
+    awk '{ print $14 + $15 }' "/proc/$server_pid/stat" "/proc/$load_pid/stat"
+    awk '/^cpu / { print $5 + $6, $9 }' /proc/stat
+}
+
+ratio() {
+    for run in $(seq "$1"); do
+        cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 \
+            '^crypto-bound-all-cores/issuance-p384-ca$' >>"$work/bench.log" 2>&1
+        serve ecdsa-p384
+        load 16
+        # The load generator prepares its requests first; the window starts after that.
+        sleep 4
+        counters >"$work/before"
+        sleep 10
+        counters >"$work/after"
+        wait "$load_pid"
+        python3 - "$run" "$work" "$(getconf CLK_TCK)" "$(nproc)" \
+            target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json <<'PY'
+import json, sys
+run, work, tick, cores, estimates = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+read = lambda name: [float(x) for x in open(f"{work}/{name}").read().split()]
+(n0, s0, l0, i0, t0), (n1, s1, l1, i1, t1) = read("before"), read("after")
+e = json.load(open(estimates))
+bound_us = (e.get("slope") or e["mean"])["point_estimate"] / 1000
+rate = json.load(open(f"{work}/load.json"))["rate"]
+certs = n1 - n0
+per_cert = lambda a, b: (b - a) / tick * 1e6 / certs
+share = lambda a, b: 100 * (b - a) / (tick * 10 * cores)
+print(f"run {run}: {rate:,.0f}/s against {bound_us:.1f} µs on {cores} cores at once "
+      f"({1e6 / bound_us:,.0f}/s): {100 * rate * bound_us / 1e6:.0f}%; per certificate "
+      f"server {per_cert(s0, s1):.0f} µs, load generator {per_cert(l0, l1):.0f} µs of CPU; "
+      f"idle {share(i0, i1):.1f}%, stolen {share(t0, t1):.1f}%")
+PY
+    done
+    stop
+}
+
+memory() {
+    serve ecdsa-p256
+    load "$1"
+    for seconds in $(seq 15 15 "$1"); do
+        sleep 15
+        echo "$seconds s: $(awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$(cat "$work/pid")/status") MiB"
+    done
+    wait "$load_pid"
+    python3 - "$work/load.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{r['ok']:,} certificates at {r['rate']:,.0f}/s, p99 {r['latency_ms']['p99']:.1f} ms, "
+      f"errors {sum(r['errors'].values())}")
+PY
+    stop
+}
+
+case "${1:-}" in
+ratio) ratio "${2:-4}" ;;
+memory) memory "${2:-600}" ;;
+*) echo "usage: $0 ratio [RUNS] | memory [SECONDS]" >&2 && exit 2 ;;
+esac

@@ -1,0 +1,33 @@
+# Sourced by the benchmark scripts: starts and stops one `sigil serve --dev` for them. The
+# caller sets `sigil` (the binary), `port`, `server` (its URL) and `work` (a scratch folder).
+#
+# The load generator is one client with one identity, so the rate limits are off.
+
+stop() { # the running server, if any, and wait until it is gone
+    if old=$(cat "$work/pid" 2>/dev/null); then
+        kill "$old" 2>/dev/null || true
+        while kill -0 "$old" 2>/dev/null; do sleep 0.2; done
+        rm "$work/pid"
+    fi
+}
+
+serve() { # serve CA_KEY_TYPE [STORAGE_URL]: a new server with empty logs; its PID in $work/pid
+    # The previous server must be gone, or the new one cannot bind and the old one answers.
+    stop
+    # A server already answering there (the wrk check's, say) would be measured in place of this
+    # one, which could not bind: refuse instead.
+    if curl -sf "$server/readyz" >/dev/null 2>&1; then
+        echo "something already serves $server; stop it first" >&2 && exit 1
+    fi
+    rm -rf "$work/data" && mkdir -p "$work/data"
+    (cd "$work/data" && exec env SIGIL_LIMITS__IP_RATE=0 SIGIL_LIMITS__IDENTITY_RATE=0 \
+        SIGIL_CA__KEY_TYPE="$1" SIGIL_SERVER__LISTEN="127.0.0.1:$port" \
+        ${2:+SIGIL_STORAGE__URL="$2"} "$OLDPWD/$sigil" serve --dev) >"$work/server.log" 2>&1 &
+    echo $! >"$work/pid"
+    for _ in $(seq 100); do
+        kill -0 "$(cat "$work/pid")" 2>/dev/null || break
+        curl -sf "$server/readyz" >/dev/null && return
+        sleep 0.2
+    done
+    echo "the server did not become ready:" >&2 && cat "$work/server.log" >&2 && exit 1
+}
