@@ -1,7 +1,7 @@
 #!/bin/bash
 # The README's figures that `perf-table.sh` does not make:
 #
-#   cargo build --release --benches
+#   cargo build --release
 #   benches/by-hand.sh ratio [RUNS]       # P-384 issuance beside its crypto bound, run by run
 #   benches/by-hand.sh memory [SECONDS]   # the server's memory over a long P-256 issuance run
 #
