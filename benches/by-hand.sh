@@ -33,12 +33,14 @@ load() { # load SECONDS: issuance at 64 connections in the background, its PID i
 counters() { # certificates issued, server CPU, load generator CPU, idle + iowait, steal
     local server_pid
     server_pid=$(cat "$work/pid")
-    curl -sf "$server/metrics" | awk '/^sigil_certificates_issued_total\{/ { n += $2 } END { print n }'
+    curl -sf "$server/metrics" |
+        awk '/^sigil_certificates_issued_total\{/ { n += $2 } END { print n }'
     awk '{ print $14 + $15 }' "/proc/$server_pid/stat" "/proc/$load_pid/stat"
     awk '/^cpu / { print $5 + $6, $9 }' /proc/stat
 }
 
 ratio() {
+    local window=10
     for run in $(seq "$1"); do
         cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 \
             '^crypto-bound-all-cores/issuance-p384-ca$' >>"$work/bench.log" 2>&1
@@ -47,13 +49,14 @@ ratio() {
         # The load generator prepares its requests first; the window starts after that.
         sleep 4
         counters >"$work/before"
-        sleep 10
+        sleep "$window"
         counters >"$work/after"
         wait "$load_pid"
-        python3 - "$run" "$work" "$(getconf CLK_TCK)" "$(nproc)" \
+        python3 - "$run" "$work" "$window" "$(getconf CLK_TCK)" "$(nproc)" \
             target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json <<'PY'
 import json, sys
-run, work, tick, cores, estimates = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+run, work, estimates = sys.argv[1], sys.argv[2], sys.argv[6]
+window, tick, cores = (int(a) for a in sys.argv[3:6])
 read = lambda name: [float(x) for x in open(f"{work}/{name}").read().split()]
 (n0, s0, l0, i0, t0), (n1, s1, l1, i1, t1) = read("before"), read("after")
 e = json.load(open(estimates))
@@ -61,7 +64,7 @@ bound_us = (e.get("slope") or e["mean"])["point_estimate"] / 1000
 rate = json.load(open(f"{work}/load.json"))["rate"]
 certs = n1 - n0
 per_cert = lambda a, b: (b - a) / tick * 1e6 / certs
-share = lambda a, b: 100 * (b - a) / (tick * 10 * cores)
+share = lambda a, b: 100 * (b - a) / (tick * window * cores)
 print(f"run {run}: {rate:,.0f}/s against {bound_us:.1f} µs on {cores} cores at once "
       f"({1e6 / bound_us:,.0f}/s): {100 * rate * bound_us / 1e6:.0f}%; per certificate "
       f"server {per_cert(s0, s1):.0f} µs, load generator {per_cert(l0, l1):.0f} µs of CPU; "
@@ -76,7 +79,8 @@ memory() {
     load "$1"
     for seconds in $(seq 15 15 "$1"); do
         sleep 15
-        echo "$seconds s: $(awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$(cat "$work/pid")/status") MiB"
+        awk -v s="$seconds" '/^VmRSS/ { print s " s: " int($2 / 1024) " MiB" }' \
+            "/proc/$(cat "$work/pid")/status"
     done
     wait "$load_pid"
     python3 - "$work/load.json" <<'PY'
