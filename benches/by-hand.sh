@@ -22,7 +22,7 @@ server="http://127.0.0.1:$port"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-. benches/serve.sh
+. benches/harness.sh
 
 load() { # load SECONDS: issuance at 64 connections in the background, its PID in $load_pid
     "$sigil" loadtest --server "$server" --scenario issue --token-alg RS256 --connections 64 \
@@ -42,8 +42,7 @@ counters() { # certificates issued, server CPU, load generator CPU, idle + iowai
 ratio() {
     local window=10
     for run in $(seq "$1"); do
-        cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 \
-            '^crypto-bound-all-cores/issuance-p384-ca$' >>"$work/bench.log" 2>&1
+        crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
         serve ecdsa-p384
         load 16
         # The load generator prepares its requests first; the window starts after that.

@@ -20,14 +20,13 @@ postgres=
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-. benches/serve.sh
+. benches/harness.sh
 
 bound() { # bound ROW before|after LINES: the row's crypto-bound lines, one core and all cores
     [ "$3" = - ] && return
     # The machine's speed drifts by 10-25% within minutes, so each row has its own bound,
     # measured right before and right after its runs.
-    cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 \
-        "^crypto-bound(-all-cores)?/(${3//+/|})\$" >>"$work/bench.log" 2>&1
+    crypto_bound "^crypto-bound(-all-cores)?/(${3//+/|})\$"
     mkdir -p "$work/bounds/$1-$2"
     cp -r target/criterion/crypto-bound* "$work/bounds/$1-$2/"
 }

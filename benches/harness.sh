@@ -1,5 +1,6 @@
-# Sourced by the benchmark scripts: starts and stops one `sigil serve --dev` for them. The
-# caller sets `sigil` (the binary), `port`, `server` (its URL) and `work` (a scratch folder).
+# Sourced by the benchmark scripts: starts and stops one `sigil serve --dev` for them, and
+# measures crypto-bound lines. The caller sets `sigil` (the binary), `port`, `server` (its URL)
+# and `work` (a scratch folder).
 #
 # The load generator is one client with one identity, so the rate limits are off.
 
@@ -30,4 +31,11 @@ serve() { # serve CA_KEY_TYPE [STORAGE_URL]: a new server with empty logs; its P
         sleep 0.2
     done
     echo "the server did not become ready:" >&2 && cat "$work/server.log" >&2 && exit 1
+}
+
+crypto_bound() { # crypto_bound PATTERN: the matching crypto-bound lines, into target/criterion
+    # Short windows: the machine's speed drifts within minutes, so a bound is measured next to
+    # each run rather than once and well.
+    cargo bench --quiet --bench issuance -- --warm-up-time 1 --measurement-time 3 "$1" \
+        >>"$work/bench.log" 2>&1
 }
