@@ -10,9 +10,10 @@ COPY benches benches
 COPY config config
 RUN cargo build --release --locked --bin sigil
 
+# OpenSSL is built into the binary (the openssl crate's `vendored` feature): no libssl here.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/sigil --create-home sigil
 COPY --from=build /src/target/release/sigil /usr/local/bin/sigil
