@@ -5,12 +5,13 @@
 #   benches/by-hand.sh ratio [RUNS]       # P-384 issuance beside its crypto bound, run by run
 #   benches/by-hand.sh memory [SECONDS]   # the server's memory over a long P-256 issuance run
 #
-# `ratio` (4 runs by default) measures the bound on every core at once right before each run,
-# since the machine's speed drifts within minutes, then loads a new P-384 server for 16 s and
-# reads a middle window of 10 s: the certificates issued (from /metrics), the CPU the server
-# and the load generator each took per certificate (/proc/PID/stat), and the share of the
-# machine left idle or taken by a virtual machine's host (/proc/stat). A table row's ratio is a
-# median of three runs; these show how far single runs stray from it.
+# `ratio` (4 runs by default) loads a new P-384 server for 16 s and reads a middle window of
+# 10 s: the certificates issued (from /metrics), the CPU the server and the load generator each
+# took per certificate (/proc/PID/stat), and the share of the machine left idle or taken by a
+# virtual machine's host (/proc/stat). The bound on every core at once is measured right before
+# and right after each run, as the machine's speed drifts within minutes: a run's ratio is the
+# range between the two, and a wide range says the machine changed speed during the run. A
+# table row's ratio is a median of three runs; these show how far single runs stray from it.
 #
 # `memory` (600 s by default, the target's ten minutes) prints the server's VmRSS every 15 s,
 # then the run's rate, p99 and errors.
@@ -41,8 +42,10 @@ counters() { # certificates issued, server CPU, load generator CPU, idle + iowai
 
 ratio() {
     local window=10
+    local estimates=target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json
     for run in $(seq "$1"); do
         crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
+        cp "$estimates" "$work/bound-before.json"
         serve ecdsa-p384
         load 16
         # The load generator prepares its requests first; the window starts after that.
@@ -51,26 +54,30 @@ ratio() {
         sleep "$window"
         counters >"$work/after"
         wait "$load_pid"
-        python3 - "$run" "$work" "$window" "$(getconf CLK_TCK)" "$(nproc)" \
-            target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json <<'PY'
+        stop
+        crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
+        cp "$estimates" "$work/bound-after.json"
+        python3 - "$run" "$work" "$window" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
 import json, sys
-run, work, estimates = sys.argv[1], sys.argv[2], sys.argv[6]
+run, work = sys.argv[1], sys.argv[2]
 window, tick, cores = (int(a) for a in sys.argv[3:6])
 read = lambda name: [float(x) for x in open(f"{work}/{name}").read().split()]
 (n0, s0, l0, i0, t0), (n1, s1, l1, i1, t1) = read("before"), read("after")
-e = json.load(open(estimates))
-bound_us = (e.get("slope") or e["mean"])["point_estimate"] / 1000
+def bound_us(when):
+    e = json.load(open(f"{work}/bound-{when}.json"))
+    return (e.get("slope") or e["mean"])["point_estimate"] / 1000
+bounds = [bound_us("before"), bound_us("after")]
 rate = json.load(open(f"{work}/load.json"))["rate"]
+ratios = sorted(round(100 * rate * us / 1e6) for us in bounds)
 certs = n1 - n0
 per_cert = lambda a, b: (b - a) / tick * 1e6 / certs
 share = lambda a, b: 100 * (b - a) / (tick * window * cores)
-print(f"run {run}: {rate:,.0f}/s against {bound_us:.1f} µs on {cores} cores at once "
-      f"({1e6 / bound_us:,.0f}/s): {100 * rate * bound_us / 1e6:.0f}%; per certificate "
+print(f"run {run}: {rate:,.0f}/s against {bounds[0]:.1f} / {bounds[1]:.1f} µs on {cores} cores "
+      f"at once, before / after: {'–'.join(dict.fromkeys(map(str, ratios)))}%; per certificate "
       f"server {per_cert(s0, s1):.0f} µs, load generator {per_cert(l0, l1):.0f} µs of CPU; "
       f"idle {share(i0, i1):.1f}%, stolen {share(t0, t1):.1f}%")
 PY
     done
-    stop
 }
 
 memory() {

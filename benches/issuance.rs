@@ -97,6 +97,7 @@ fn bench(c: &mut Criterion) {
     }
     token_verification(c);
     crypto_bound(c);
+    implementations(c);
 }
 
 /// The first step of every issuance: an identity token to a principal (`Authenticator`), with
@@ -285,6 +286,70 @@ fn on_every_core(cores: u64, iterations: u64, work: &(dyn Fn() + Sync)) -> Durat
         }
     });
     start.elapsed()
+}
+
+/// The same ECDSA signatures and verifications, over the same 400-byte message, by aws-lc-rs
+/// (which sigil uses for every signature on the request path) and by the OpenSSL it links, each
+/// through its public API with the digest included: the measurement behind that choice,
+/// repeatable on whatever OpenSSL the build links (`OPENSSL_NO_VENDOR=1` links the system's).
+/// aws-lc-rs parses its public key with each check, as it does a CSR's, where OpenSSL's key is
+/// parsed once: if anything, that favours OpenSSL.
+fn implementations(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
+    use openssl::sign::{Signer, Verifier};
+    let rng = SystemRandom::new();
+    let message = [7u8; 400];
+    // "OpenSSL 3.6.3 30 Sep 2025": the lines name the version they measured.
+    let openssl = openssl::version::version()
+        .split_whitespace()
+        .nth(1)
+        .map_or("openssl".into(), |version| format!("openssl-{version}"));
+    let mut group = c.benchmark_group("implementation");
+    for (curve, aws, aws_verify, nid, digest) in [
+        (
+            "p256",
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &signature::ECDSA_P256_SHA256_ASN1,
+            Nid::X9_62_PRIME256V1,
+            MessageDigest::sha256(),
+        ),
+        (
+            "p384",
+            &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            &signature::ECDSA_P384_SHA384_ASN1,
+            Nid::SECP384R1,
+            MessageDigest::sha384(),
+        ),
+    ] {
+        let key = EcdsaKeyPair::generate(aws).expect("aws-lc key");
+        let sig = key.sign(&rng, &message).expect("aws-lc signature");
+        let public = UnparsedPublicKey::new(aws_verify, key.public_key().as_ref().to_vec());
+        group.bench_function(format!("aws-lc-rs/{curve}-sign"), |b| {
+            b.iter(|| key.sign(&rng, &message).expect("aws-lc signature"))
+        });
+        group.bench_function(format!("aws-lc-rs/{curve}-verify"), |b| {
+            b.iter(|| public.verify(&message, sig.as_ref()).expect("aws-lc check"))
+        });
+
+        let group_params = EcGroup::from_curve_name(nid).expect("curve");
+        let key = PKey::from_ec_key(EcKey::generate(&group_params).expect("key")).expect("key");
+        let sign = || {
+            let mut signer = Signer::new(digest, &key).expect("signer");
+            signer.update(&message).expect("digest");
+            signer.sign_to_vec().expect("OpenSSL signature")
+        };
+        let sig = sign();
+        group.bench_function(format!("{openssl}/{curve}-sign"), |b| b.iter(sign));
+        group.bench_function(format!("{openssl}/{curve}-verify"), |b| {
+            b.iter(|| {
+                let mut verifier = Verifier::new(digest, &key).expect("verifier");
+                verifier.update(&message).expect("digest");
+                assert!(verifier.verify(&sig).expect("OpenSSL check"));
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);
