@@ -40,12 +40,15 @@ counters() { # certificates issued, server CPU, load generator CPU, idle + iowai
     awk '/^cpu / { print $5 + $6, $9 }' /proc/stat
 }
 
+bound() { # bound FILE: the P-384 issuance bound on every core at once, its estimates into FILE
+    crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
+    cp target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json "$1"
+}
+
 ratio() {
     local window=10
-    local estimates=target/criterion/crypto-bound-all-cores/issuance-p384-ca/new/estimates.json
+    bound "$work/bound-before.json"
     for run in $(seq "$1"); do
-        crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
-        cp "$estimates" "$work/bound-before.json"
         serve ecdsa-p384
         load 16
         # The load generator prepares its requests first; the window starts after that.
@@ -55,8 +58,7 @@ ratio() {
         counters >"$work/after"
         wait "$load_pid"
         stop
-        crypto_bound '^crypto-bound-all-cores/issuance-p384-ca$'
-        cp "$estimates" "$work/bound-after.json"
+        bound "$work/bound-after.json"
         python3 - "$run" "$work" "$window" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
 import json, sys
 run, work = sys.argv[1], sys.argv[2]
@@ -77,6 +79,8 @@ print(f"run {run}: {rate:,.0f}/s against {bounds[0]:.1f} / {bounds[1]:.1f} µs o
       f"server {per_cert(s0, s1):.0f} µs, load generator {per_cert(l0, l1):.0f} µs of CPU; "
       f"idle {share(i0, i1):.1f}%, stolen {share(t0, t1):.1f}%")
 PY
+        # Nothing runs between this bound and the next run: it serves as that run's "before".
+        mv "$work/bound-after.json" "$work/bound-before.json"
     done
 }
 

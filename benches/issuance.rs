@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::x509::X509ReqBuilder;
 use sigil::ca::CertificateAuthority;
 use sigil::ca::extensions::FulcioExt;
@@ -29,9 +29,17 @@ use sigil::startup::Application;
 use sigil_ctlog::key::LogKey;
 use sigil_ctlog::rfc6962::{Sct, SignedEntry, merkle_tree_leaf, sct_list_extension_value};
 
+/// What the signature lines sign: about the size of a certificate's TBS.
+const MESSAGE: [u8; 400] = [7; 400];
+
+/// A new OpenSSL EC key on `curve`.
+fn openssl_ec_key(curve: Nid) -> PKey<Private> {
+    let group = EcGroup::from_curve_name(curve).expect("curve");
+    PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("key")
+}
+
 fn csr_pem() -> Vec<u8> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
-    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("key");
+    let key = openssl_ec_key(Nid::X9_62_PRIME256V1);
     let mut csr = X509ReqBuilder::new().expect("CSR");
     csr.set_pubkey(&key).expect("public key");
     csr.sign(&key, MessageDigest::sha256()).expect("signature");
@@ -177,7 +185,7 @@ fn crypto_bound(c: &mut Criterion) {
         self, EcdsaKeyPair, KeyPair, ParsedPublicKey, RsaKeyPair, UnparsedPublicKey,
     };
     let rng = SystemRandom::new();
-    let message = [7u8; 400];
+    let message = MESSAGE;
     let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).expect("RSA")).expect("RSA");
     let rsa = RsaKeyPair::from_pkcs8(&rsa.private_key_to_pkcs8().expect("PKCS#8")).expect("RSA");
     let mut rsa_sig = vec![0; rsa.public_modulus_len()];
@@ -299,7 +307,7 @@ fn implementations(c: &mut Criterion) {
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
     use openssl::sign::{Signer, Verifier};
     let rng = SystemRandom::new();
-    let message = [7u8; 400];
+    let message = MESSAGE;
     // "OpenSSL 3.6.3 30 Sep 2025": the lines name the version they measured.
     let openssl = openssl::version::version()
         .split_whitespace()
@@ -332,8 +340,7 @@ fn implementations(c: &mut Criterion) {
             b.iter(|| public.verify(&message, sig.as_ref()).expect("aws-lc check"))
         });
 
-        let group_params = EcGroup::from_curve_name(nid).expect("curve");
-        let key = PKey::from_ec_key(EcKey::generate(&group_params).expect("key")).expect("key");
+        let key = openssl_ec_key(nid);
         let sign = || {
             let mut signer = Signer::new(digest, &key).expect("signer");
             signer.update(&message).expect("digest");
