@@ -296,12 +296,34 @@ fn on_every_core(cores: u64, iterations: u64, work: &(dyn Fn() + Sync)) -> Durat
     start.elapsed()
 }
 
+/// RustCrypto's pure-Rust curve crates, through their `signature` traits: RFC 6979 nonces,
+/// DER signatures and the public key parsed from its SEC1 point with each check, as aws-lc-rs
+/// does. A fixed secret scalar is as good as a random one for timing.
+macro_rules! rustcrypto {
+    ($group:expr, $curve:literal, $krate:ident, $scalar_bytes:literal) => {{
+        use $krate::ecdsa::signature::{Signer, Verifier};
+        use $krate::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+        let key = SigningKey::from_slice(&[0x11; $scalar_bytes]).expect("RustCrypto key");
+        let public = key.verifying_key().to_encoded_point(false);
+        let sig: DerSignature = key.sign(&MESSAGE);
+        $group.bench_function(concat!("rustcrypto/", $curve, "-sign"), |b| {
+            b.iter(|| -> DerSignature { key.sign(&MESSAGE) })
+        });
+        $group.bench_function(concat!("rustcrypto/", $curve, "-verify"), |b| {
+            b.iter(|| {
+                let public = VerifyingKey::from_sec1_bytes(public.as_bytes()).expect("SEC1 point");
+                public.verify(&MESSAGE, &sig).expect("RustCrypto check")
+            })
+        });
+    }};
+}
+
 /// The same ECDSA signatures and verifications, over the same 400-byte message, by aws-lc-rs
-/// (which sigil uses for every signature on the request path) and by the OpenSSL it links, each
-/// through its public API with the digest included: the measurement behind that choice,
-/// repeatable on whatever OpenSSL the build links (`OPENSSL_NO_VENDOR=1` links the system's).
-/// aws-lc-rs parses its public key with each check, as it does a CSR's, where OpenSSL's key is
-/// parsed once: if anything, that favours OpenSSL.
+/// (which sigil uses for every signature on the request path), by the OpenSSL it links and by
+/// RustCrypto's crates, each through its public API with the digest included: the measurement
+/// behind that choice, repeatable on whatever OpenSSL the build links (`OPENSSL_NO_VENDOR=1`
+/// links the system's). aws-lc-rs parses its public key with each check, as it does a CSR's,
+/// where OpenSSL's key is parsed once: if anything, that favours OpenSSL.
 fn implementations(c: &mut Criterion) {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
@@ -356,6 +378,8 @@ fn implementations(c: &mut Criterion) {
             })
         });
     }
+    rustcrypto!(group, "p256", p256, 32);
+    rustcrypto!(group, "p384", p384, 48);
     group.finish();
 }
 
