@@ -298,18 +298,21 @@ fn on_every_core(cores: u64, iterations: u64, work: &(dyn Fn() + Sync)) -> Durat
 
 /// RustCrypto's pure-Rust curve crates, through their `signature` traits: RFC 6979 nonces,
 /// DER signatures and the public key parsed from its SEC1 point with each check, as aws-lc-rs
-/// does. A fixed secret scalar is as good as a random one for timing.
+/// does. A fixed secret scalar is as good as a random one for timing. The crate's name is the
+/// curve's in the lines' names.
 macro_rules! rustcrypto {
-    ($group:expr, $curve:literal, $krate:ident, $scalar_bytes:literal) => {{
-        use $krate::ecdsa::signature::{Signer, Verifier};
-        use $krate::ecdsa::{DerSignature, SigningKey, VerifyingKey};
-        let key = SigningKey::from_slice(&[0x11; $scalar_bytes]).expect("RustCrypto key");
+    ($group:expr, $curve:ident) => {{
+        use $curve::ecdsa::signature::{Signer, Verifier};
+        use $curve::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+        let mut secret = $curve::FieldBytes::default();
+        secret.fill(0x11);
+        let key = SigningKey::from_bytes(&secret).expect("RustCrypto key");
         let public = key.verifying_key().to_encoded_point(false);
         let sig: DerSignature = key.sign(&MESSAGE);
-        $group.bench_function(concat!("rustcrypto/", $curve, "-sign"), |b| {
+        $group.bench_function(concat!("rustcrypto/", stringify!($curve), "-sign"), |b| {
             b.iter(|| -> DerSignature { key.sign(&MESSAGE) })
         });
-        $group.bench_function(concat!("rustcrypto/", $curve, "-verify"), |b| {
+        $group.bench_function(concat!("rustcrypto/", stringify!($curve), "-verify"), |b| {
             b.iter(|| {
                 let public = VerifyingKey::from_sec1_bytes(public.as_bytes()).expect("SEC1 point");
                 public.verify(&MESSAGE, &sig).expect("RustCrypto check")
@@ -378,8 +381,8 @@ fn implementations(c: &mut Criterion) {
             })
         });
     }
-    rustcrypto!(group, "p256", p256, 32);
-    rustcrypto!(group, "p384", p384, 48);
+    rustcrypto!(group, p256);
+    rustcrypto!(group, p384);
     group.finish();
 }
 
