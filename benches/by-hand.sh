@@ -17,7 +17,8 @@
 # then the run's rate, p99 and errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sigil=target/release/sigil
+# SIGIL names another build to serve and load with, such as benches/pgo.sh's.
+sigil=$(realpath -e "${SIGIL:-target/release/sigil}")
 port=5600
 server="http://127.0.0.1:$port"
 work=$(mktemp -d)

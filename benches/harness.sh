@@ -1,6 +1,6 @@
 # Sourced by the benchmark scripts: starts and stops one `sigil serve --dev` for them, and
-# measures crypto-bound lines. The caller sets `sigil` (the binary), `port`, `server` (its URL)
-# and `work` (a scratch folder).
+# measures crypto-bound lines. The caller sets `sigil` (the binary, as an absolute path), `port`,
+# `server` (its URL) and `work` (a scratch folder).
 #
 # The load generator is one client with one identity, so the rate limits are off.
 
@@ -23,7 +23,7 @@ serve() { # serve CA_KEY_TYPE [STORAGE_URL]: a new server with empty logs; its P
     rm -rf "$work/data" && mkdir -p "$work/data"
     (cd "$work/data" && exec env SIGIL_LIMITS__IP_RATE=0 SIGIL_LIMITS__IDENTITY_RATE=0 \
         SIGIL_CA__KEY_TYPE="$1" SIGIL_SERVER__LISTEN="127.0.0.1:$port" \
-        ${2:+SIGIL_STORAGE__URL="$2"} "$OLDPWD/$sigil" serve --dev) >"$work/server.log" 2>&1 &
+        ${2:+SIGIL_STORAGE__URL="$2"} "$sigil" serve --dev) >"$work/server.log" 2>&1 &
     echo $! >"$work/pid"
     for _ in $(seq 100); do
         kill -0 "$(cat "$work/pid")" 2>/dev/null || break

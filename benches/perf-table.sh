@@ -12,7 +12,8 @@
 # another key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sigil=target/release/sigil
+# SIGIL names another build to serve and load with, such as benches/pgo.sh's.
+sigil=$(realpath -e "${SIGIL:-target/release/sigil}")
 port=5600
 server="http://127.0.0.1:$port"
 postgres=
