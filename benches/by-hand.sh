@@ -17,13 +17,6 @@
 # then the run's rate, p99 and errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# SIGIL names another build to serve and load with, such as benches/pgo.sh's.
-sigil=$(realpath -e "${SIGIL:-target/release/sigil}")
-port=5600
-server="http://127.0.0.1:$port"
-work=$(mktemp -d)
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
-
 . benches/harness.sh
 
 load() { # load SECONDS: issuance at 64 connections in the background, its PID in $load_pid

@@ -1,8 +1,15 @@
-# Sourced by the benchmark scripts: starts and stops one `sigil serve --dev` for them, and
-# measures crypto-bound lines. The caller sets `sigil` (the binary, as an absolute path), `port`,
-# `server` (its URL) and `work` (a scratch folder).
+# Sourced by the benchmark scripts from the repository's root: starts and stops one `sigil serve
+# --dev` for them on 127.0.0.1:5600, and measures crypto-bound lines.
 #
 # The load generator is one client with one identity, so the rate limits are off.
+
+# The binary the scripts serve and load with: SIGIL names another build, such as
+# benches/pgo.sh's. It is made absolute because the server runs in its own folder.
+sigil=$(realpath -m "${SIGIL:-target/release/sigil}")
+port=5600
+server="http://127.0.0.1:$port"
+work=$(mktemp -d)
+trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 stop() { # the running server, if any, and wait until it is gone
     if old=$(cat "$work/pid" 2>/dev/null); then
@@ -15,6 +22,7 @@ stop() { # the running server, if any, and wait until it is gone
 serve() { # serve CA_KEY_TYPE [STORAGE_URL]: a new server with empty logs; its PID in $work/pid
     # The previous server must be gone, or the new one cannot bind and the old one answers.
     stop
+    [ -x "$sigil" ] || { echo "no $sigil: cargo build --release (or benches/pgo.sh)" >&2 && exit 1; }
     # A server already answering there (the wrk check's, say) would be measured in place of this
     # one, which could not bind: refuse instead.
     if curl -sf "$server/readyz" >/dev/null 2>&1; then

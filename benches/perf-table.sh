@@ -12,15 +12,8 @@
 # another key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# SIGIL names another build to serve and load with, such as benches/pgo.sh's.
-sigil=$(realpath -e "${SIGIL:-target/release/sigil}")
-port=5600
-server="http://127.0.0.1:$port"
 postgres=
 [ "${1:-}" = --postgres ] && postgres=$2
-work=$(mktemp -d)
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
-
 . benches/harness.sh
 
 bound() { # bound ROW before|after LINES: the row's crypto-bound lines, one core and all cores

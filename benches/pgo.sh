@@ -18,10 +18,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
 [ -x "$profdata" ] || { echo "no $profdata: rustup component add llvm-tools" >&2 && exit 1; }
 pgo=$PWD/target/pgo
-port=5600
-server="http://127.0.0.1:$port"
-work=$(mktemp -d)
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+. benches/harness.sh
 
 build() { # build TARGET_DIR RUSTFLAGS: the release binary, into TARGET_DIR/$host/release
     RUSTFLAGS="$2" cargo build --release --locked --bin sigil --target "$host" --target-dir "$1"
@@ -30,7 +27,6 @@ build() { # build TARGET_DIR RUSTFLAGS: the release binary, into TARGET_DIR/$hos
 build "$pgo/instrumented" "-Cprofile-generate=$pgo/profiles"
 rm -rf "$pgo/profiles"
 sigil=$pgo/instrumented/$host/release/sigil
-. benches/harness.sh
 
 train() { # train CA_KEY_TYPE loadtest-arguments...
     serve "$1"
